@@ -1,0 +1,116 @@
+"""The `relay-tui` command line (DESIGN.md section 6).
+
+Answers go to stdout; metrics, progress and errors to stderr. Exit codes: 0 success, 1 a relay or
+network error, 2 a usage or setup error. Only argparse is imported at start-up: every command
+imports what it needs when it runs, so `relay-tui --help` stays fast and loads no Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from relay_tui import __version__
+
+EXIT_OK, EXIT_RELAY, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with how the command was called or set up; exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relay-tui",
+        description="A terminal console for the models behind an OpenAI-compatible relay. "
+                    "With no command, opens the TUI.",
+        epilog="Try it without an account: relay-tui --demo chat -m auto \"hello\"")
+    parser.add_argument("--version", action="version", version=f"relay-tui {__version__}")
+    parser.add_argument("--profile", "-p", metavar="P", help="relay profile to use (default: the active one)")
+    parser.add_argument("--base-url", metavar="URL",
+                        help="talk to this relay; without --profile the key comes from RELAY_TUI_API_KEY")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the embedded demo relay (no account or key needed)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the relay's models")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("chat", help="send one prompt and stream the answer to stdout")
+    p.add_argument("-m", "--model", help="model id (default: the profile's default model)")
+    p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
+    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--json", action="store_true", help="print the answer and its metrics as JSON")
+    p.add_argument("prompt", nargs="?", default="-", help="the prompt, or - to read stdin (default)")
+
+    p = sub.add_parser("compare", help="send one prompt to several models at once")
+    p.add_argument("-m", "--models", required=True, metavar="A,B[,C...]", help="comma-separated model ids")
+    p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--prompts", metavar="FILE",
+                   help="batch mode: one prompt per line, or JSONL with a \"prompt\" field")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("prompt", nargs="?", default=None, help="the prompt, or - to read stdin")
+
+    p = sub.add_parser("quota", help="balance, used and remaining, read from the relay")
+    p.add_argument("--dialect", default=None,
+                   help="auto (default), openrouter, litellm, newapi-token, billing, simple")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("bench", help="N requests at concurrency C: TTFT, total and tok/s percentiles")
+    p.add_argument("-m", "--models", required=True, metavar="MODEL[,MODEL...]")
+    p.add_argument("-n", "--requests", type=int, default=20, help="requests per model (default 20)")
+    p.add_argument("-c", "--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("--prompt", default="Say hello in one short sentence.")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("keys", help="API keys in the OS keyring")
+    p.add_argument("action", choices=["set", "delete", "list"])
+    p.add_argument("name", nargs="?", metavar="PROFILE", help="profile (default: the active one)")
+
+    p = sub.add_parser("profiles", help="relay profiles in config.toml")
+    p.add_argument("action", choices=["add", "remove", "list", "use"])
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--base-url", "--url", dest="url", metavar="URL",
+                   help="with add: the relay's base URL, e.g. https://relay.example.com/v1")
+    p.add_argument("--model", dest="default_model", help="with add: default model")
+    p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
+                   help="with add: an extra header sent on every request (repeatable)")
+    p.add_argument("--quota-dialect", default="auto",
+                   help="with add: auto, openrouter, litellm, newapi-token, billing, simple, none")
+    p.add_argument("--proxy", help="with add: proxy URL for this profile")
+    p.add_argument("--key-env", help="with add: environment variable holding this profile's key")
+    p.add_argument("--json", action="store_true", help="with list: print JSON")
+
+    p = sub.add_parser("demo-relay", help="run the demo relay as a standalone server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--faults", metavar="FILE", help="faults to inject (JSON or TOML)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="multiply every injected delay (0 = answer as fast as possible)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return _open_tui(args)
+        from relay_tui import commands
+
+        return commands.run(args)
+    except UsageError as exc:
+        print(f"relay-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("relay-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    print("relay-tui: the TUI is not built yet; try `relay-tui --demo chat -m auto \"hello\"` "
+          "or `relay-tui --help`", file=sys.stderr)
+    return EXIT_USAGE

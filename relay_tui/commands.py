@@ -1,0 +1,527 @@
+"""What each `relay-tui` subcommand does, over the core. Imported only when a command runs.
+
+Every relay or network failure ends here as one line on stderr and exit code 1; setup problems
+(no profile, no key, a broken config file, no keyring) as one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from contextlib import contextmanager
+
+from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
+from relay_tui.core.errors import RelayError
+from relay_tui.core.sanitize import neutralise
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from relay_tui.core.target import SetupError
+    from relay_tui.store.config import ConfigError
+    from relay_tui.store.keys import KeyringUnavailable
+
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except RelayError as exc:
+        err(f"relay-tui: {exc}")
+        return EXIT_RELAY
+    except (SetupError, ConfigError, KeyringUnavailable, UsageError) as exc:
+        err(f"relay-tui: {exc}")
+        return EXIT_USAGE
+
+
+@contextmanager
+def target_for(args: argparse.Namespace, *, need_key: bool = True):
+    from relay_tui.core.target import resolve_target
+
+    target = resolve_target(profile_name=args.profile, base_url=args.base_url, demo=args.demo,
+                            need_key=need_key)
+    for warning in target.warnings:
+        err(f"relay-tui: {warning}")
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+def _client(target):
+    from relay_tui.core.client import RelayClient
+
+    return RelayClient(target.profile, target.api_key)
+
+
+def _history():
+    from relay_tui.store.history import History
+
+    return History()
+
+
+def _read_prompt(prompt: str | None) -> str:
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no prompt: give one as an argument or pipe it on stdin")
+        prompt = sys.stdin.read()
+    prompt = prompt.strip()
+    if not prompt:
+        raise UsageError("the prompt is empty")
+    return prompt
+
+
+def _model_for(target, model: str | None) -> str:
+    model = model or target.profile.default_model
+    if not model:
+        raise UsageError(f"no model given and profile {target.profile.name!r} has no default_model: "
+                         "use -m MODEL (see `relay-tui models`)")
+    return model
+
+
+def _print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _on_retry(notice) -> None:
+    err(f"relay-tui: attempt {notice.attempt} failed ({notice.reason}); retrying in {notice.delay:.1f} s")
+
+
+# -- models -----------------------------------------------------------------------------------
+
+def cmd_models(args) -> int:
+    with target_for(args) as target:
+        async def go():
+            async with _client(target) as client:
+                return await client.models()
+
+        models = asyncio.run(go())
+    if args.json:
+        _print_json([{"id": m.id, "owned_by": m.owned_by} for m in models])
+    else:
+        for m in models:
+            print(neutralise(m.id))
+    return EXIT_OK
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+def cmd_chat(args) -> int:
+    from relay_tui.core.chat import Conversation
+    from relay_tui.core.events import Delta, Done, Reasoning
+    from relay_tui.core.summary import footer
+
+    prompt = _read_prompt(args.prompt)
+    params = {k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens))
+              if v is not None}
+    with target_for(args) as target:
+        model = _model_for(target, args.model)
+        history = _history()
+        state = {"text": [], "reasoning": [], "done": None, "in_reasoning": False}
+
+        async def go():
+            async with _client(target) as client:
+                conv = Conversation.start(client, history, profile=target.profile.name, model=model,
+                                          title=prompt, system_prompt=args.system, params=params)
+                async for event in conv.send(prompt, on_retry=_on_retry):
+                    if isinstance(event, Reasoning):
+                        state["reasoning"].append(event.text)
+                        if not args.json:
+                            sys.stderr.write(neutralise(event.text))
+                            sys.stderr.flush()
+                            state["in_reasoning"] = True
+                    elif isinstance(event, Delta):
+                        state["text"].append(event.text)
+                        if not args.json:
+                            if state["in_reasoning"]:
+                                sys.stderr.write("\n")
+                                state["in_reasoning"] = False
+                            sys.stdout.write(neutralise(event.text))
+                            sys.stdout.flush()
+                    elif isinstance(event, Done):
+                        state["done"] = event
+
+        try:
+            asyncio.run(go())
+        finally:
+            if not args.json and state["text"]:
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            history.close()
+    done = state["done"]
+    if args.json:
+        _print_json(_answer_json(model, "".join(state["text"]), "".join(state["reasoning"]), done))
+    elif done is not None:
+        err(footer(done, model))
+    return EXIT_OK
+
+
+def _answer_json(model: str, text: str, reasoning: str, done, error: RelayError | None = None) -> dict:
+    from relay_tui.core.records import metrics_dict
+
+    data = {"model": model, "text": text, "reasoning": reasoning or None}
+    if done is not None:
+        m = done.metrics
+        data.update(served_model=m.served_model, finish_reason=done.finish_reason,
+                    request_id=m.request_id, metrics=metrics_dict(m),
+                    cost_usd=done.cost.usd if done.cost else None,
+                    cost_source=done.cost.source if done.cost else None)
+    if error is not None:
+        data.update(error=str(error), error_kind=error.kind, request_id=error.request_id)
+    return data
+
+
+# -- compare ----------------------------------------------------------------------------------
+
+def _models_arg(value: str) -> list[str]:
+    models = [m.strip() for m in value.split(",") if m.strip()]
+    if not models:
+        raise UsageError("give at least one model with -m")
+    return models
+
+
+def _read_prompt_file(path: str) -> list[str]:
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    prompts = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                prompts.append(str(json.loads(line)["prompt"]))
+            except (ValueError, KeyError, TypeError):
+                raise UsageError(f"{path}:{number}: a JSONL line needs a \"prompt\" field") from None
+        else:
+            prompts.append(line)
+    if not prompts:
+        raise UsageError(f"{path} has no prompts")
+    return prompts
+
+
+def cmd_compare(args) -> int:
+    from relay_tui.core.compare import run_comparison
+
+    models = _models_arg(args.models)
+    if len(models) > 8:
+        raise UsageError("compare takes at most 8 models")
+    prompts = _read_prompt_file(args.prompts) if args.prompts else [_read_prompt(args.prompt)]
+    with target_for(args) as target:
+        history = _history()
+        results = []
+
+        async def go():
+            async with _client(target) as client:
+                for index, prompt in enumerate(prompts, 1):
+                    if len(prompts) > 1:
+                        err(f"[{index}/{len(prompts)}] {prompt[:60]}")
+                    results.append(await run_comparison(
+                        client, history, profile=target.profile.name, models=models, prompt=prompt,
+                        system_prompt=args.system, max_tokens=args.max_tokens,
+                        on_column_done=None if args.json else _column_progress))
+
+        try:
+            asyncio.run(go())
+        finally:
+            history.close()
+    if args.json:
+        _print_json([r.as_json() for r in results] if args.prompts else results[0].as_json())
+    else:
+        for result in results:
+            _print_comparison(result)
+    return EXIT_OK if all(c.error is None for r in results for c in r.columns) else EXIT_RELAY
+
+
+def _column_progress(column) -> None:
+    from relay_tui.core.summary import footer
+
+    if column.error is not None:
+        err(f"  ✗ {column.model}: {column.error}")
+    else:
+        err(f"  ✓ {footer(column.done, column.model)}")
+
+
+def _print_comparison(result) -> None:
+    from relay_tui.core.summary import fmt_seconds
+
+    for column in result.columns:
+        print(f"=== {column.model} ===")
+        print(neutralise(column.text) if column.text else "")
+        if column.error is not None:
+            print(f"[error] {column.error}")
+        print()
+    summary = result.summary()
+    if summary:
+        print("--- summary ---")
+        for label, (model, value) in summary.items():
+            shown = fmt_seconds(value) if "first token" in label else value
+            print(f"{label}: {model} ({shown})")
+
+
+# -- quota ------------------------------------------------------------------------------------
+
+def cmd_quota(args) -> int:
+    from relay_tui.core.quota import read_quota
+
+    with target_for(args) as target:
+        dialect = args.dialect or target.profile.quota_dialect
+
+        async def go():
+            async with _client(target) as client:
+                return await read_quota(client, dialect)
+
+        reading = asyncio.run(go())
+        history = _history()
+        try:
+            history.add_quota_reading(profile=target.profile.name, dialect=reading.dialect,
+                                      granted=reading.granted, used=reading.used,
+                                      remaining=reading.remaining, unlimited=reading.unlimited,
+                                      unit=reading.unit, read_at=reading.read_at)
+        finally:
+            history.close()
+    if args.json:
+        _print_json({"profile": target.profile.name, "dialect": reading.dialect,
+                     "granted": reading.granted, "used": reading.used,
+                     "remaining": reading.remaining, "unlimited": reading.unlimited,
+                     "unit": reading.unit, "read_at": reading.read_at})
+        return EXIT_OK
+    import time
+
+    def amount(value):
+        return "?" if value is None else f"{value:,.4f} {reading.unit}"
+
+    print(f"profile    {target.profile.name}")
+    print(f"granted    {'unlimited' if reading.unlimited else amount(reading.granted)}")
+    print(f"used       {amount(reading.used)}")
+    print(f"remaining  {'unlimited' if reading.unlimited else amount(reading.remaining)}")
+    print(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
+    return EXIT_OK
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+def cmd_bench(args) -> int:
+    from relay_tui.core.fanout import bench
+    from relay_tui.core.records import log_done, log_failure
+
+    if args.requests < 1 or args.concurrency < 1:
+        raise UsageError("-n and -c must be at least 1")
+    models = _models_arg(args.models)
+    messages = [{"role": "user", "content": args.prompt}]
+    with target_for(args) as target:
+        history = _history()
+        progress = {"done": 0, "total": args.requests * len(models)}
+
+        def on_progress(*_):
+            progress["done"] += 1
+            if not args.json and sys.stderr.isatty():
+                sys.stderr.write(f"\r{progress['done']}/{progress['total']} requests")
+                sys.stderr.flush()
+
+        async def go():
+            async with _client(target) as client:
+                return await bench(client, models, args.requests, args.concurrency, messages,
+                                   max_tokens=args.max_tokens, on_progress=on_progress)
+
+        try:
+            result = asyncio.run(go())
+            for record in result.records:
+                if record.done is not None:
+                    log_done(history, profile=target.profile.name, model=record.model,
+                             kind="bench", done=record.done)
+                else:
+                    log_failure(history, profile=target.profile.name, model=record.model,
+                                kind="bench", error=record.error, request_id=record.error.request_id,
+                                started_at=record.started_at)
+        finally:
+            history.close()
+        if not args.json and sys.stderr.isatty():
+            sys.stderr.write("\n")
+    if args.json:
+        _print_json(result.as_json())
+    else:
+        _print_bench(result)
+    return EXIT_OK
+
+
+def _print_bench(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from relay_tui.core.summary import fmt_seconds
+
+    table = Table(title=f"{result.requests} requests at concurrency {result.concurrency} "
+                        f"in {result.wall:.2f} s ({result.requests_per_s:.1f} req/s)")
+    for name in ("model", "req", "err", "err %", "TTFT p50", "p95", "p99", "total p50", "p95",
+                 "p99", "tok/s p50", "cost"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for s in result.per_model:
+        table.add_row(
+            s.model, str(s.requests), str(s.errors), f"{s.error_rate * 100:.1f}",
+            fmt_seconds(s.ttft_p50), fmt_seconds(s.ttft_p95), fmt_seconds(s.ttft_p99),
+            fmt_seconds(s.total_p50), fmt_seconds(s.total_p95), fmt_seconds(s.total_p99),
+            "–" if s.tps_p50 is None else f"{s.tps_p50:.1f}",
+            f"${s.cost_usd:.4f}{' est.' if s.cost_estimated else ''}")
+    Console(highlight=False).print(table)
+    for s in result.per_model:
+        for kind, count in sorted(s.error_kinds.items()):
+            err(f"{s.model}: {count} × {kind}")
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+def _profile_named(name: str | None):
+    from relay_tui.store.config import load_settings
+
+    settings = load_settings()
+    name = name or settings.active_profile
+    if name is None:
+        raise UsageError("name a profile (see `relay-tui profiles list`)")
+    if name not in settings.profiles:
+        raise UsageError(f"no profile named {name!r}; add it with `relay-tui profiles add {name} --base-url URL`")
+    return settings.profiles[name]
+
+
+def cmd_keys(args) -> int:
+    from relay_tui.store import keys
+    from relay_tui.store.config import load_settings
+
+    if args.action == "list":
+        settings = load_settings()
+        if not settings.profiles:
+            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+        for profile in settings.profiles.values():
+            key = keys.get_key(profile)
+            age = keys.key_age_days(profile.name)
+            line = f"{profile.name:16} {keys.mask(key) if key else '(no key)':14} {keys.key_source(profile) or ''}"
+            if age is not None:
+                line += f"  set {age:.0f} days ago"
+                if keys.needs_rotation(profile.name):
+                    line += " — rotate it: it is over 90 days old"
+            print(line.rstrip())
+        return EXIT_OK
+    profile = _profile_named(args.name)
+    if args.action == "delete":
+        removed = keys.delete_key(profile.name)
+        print(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
+        return EXIT_OK
+    key = _read_secret(f"API key for {profile.name}: ")
+    keys.set_key(profile.name, key)
+    print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    return EXIT_OK
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass(prompt)
+    else:
+        key = (sys.stdin.readline() if sys.stdin else "")
+    key = key.strip()
+    if not key:
+        raise UsageError("no key given (type it at the prompt, or pipe it on stdin)")
+    if any(c.isspace() for c in key):
+        raise UsageError("a key cannot contain spaces")
+    return key
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+def cmd_profiles(args) -> int:
+    from relay_tui.store import config
+
+    if args.action == "list":
+        settings = config.load_settings()
+        if args.json:
+            _print_json([{"name": p.name, "base_url": p.base_url, "default_model": p.default_model,
+                          "quota_dialect": p.quota_dialect, "active": p.name == settings.active_profile}
+                         for p in settings.profiles.values()])
+            return EXIT_OK
+        if not settings.profiles:
+            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+        for p in settings.profiles.values():
+            mark = "*" if p.name == settings.active_profile else " "
+            print(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
+        return EXIT_OK
+    if not args.name:
+        raise UsageError(f"profiles {args.action} needs a NAME")
+    if args.action == "remove":
+        config.remove_profile(args.name)
+        print(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
+        return EXIT_OK
+    if args.action == "use":
+        _profile_named(args.name)
+        config.set_active_profile(args.name)
+        print(f"{args.name} is now the active profile")
+        return EXIT_OK
+    return _add_profile(args)
+
+
+def _add_profile(args) -> int:
+    from relay_tui.core.target import plain_http_warning
+    from relay_tui.store import config
+    from relay_tui.store.profile import Profile
+
+    url = args.url or args.base_url
+    if not url:
+        raise UsageError("profiles add needs --base-url URL")
+    headers = {}
+    for item in args.header:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--header takes NAME=VALUE, not {item!r}")
+        headers[name.strip()] = value.strip()
+    profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
+                      headers=headers, quota_dialect=args.quota_dialect, proxy=args.proxy,
+                      key_env=args.key_env)
+    first = not config.load_settings().profiles
+    config.save_profile(profile, make_active=first)
+    print(f"profile {profile.name} saved{' and made active' if first else ''}; "
+          f"now store its key: relay-tui keys set {profile.name}")
+    warning = plain_http_warning(profile.base_url)
+    if warning:
+        err(f"relay-tui: {warning}")
+    return EXIT_OK
+
+
+# -- demo-relay -------------------------------------------------------------------------------
+
+def cmd_demo_relay(args) -> int:
+    from relay_tui.demo import DEMO_KEY, DemoRelay
+
+    relay = DemoRelay(host=args.host, port=args.port, time_scale=args.time_scale)
+    if args.faults:
+        try:
+            relay.load_faults(args.faults)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load faults from {args.faults}: {exc}") from None
+
+    async def serve():
+        await relay.serve_forever(on_ready=lambda url: err(
+            f"demo relay listening on {url}  (key: {DEMO_KEY})  — Ctrl+C to stop"))
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+COMMANDS = {
+    "models": cmd_models,
+    "chat": cmd_chat,
+    "compare": cmd_compare,
+    "quota": cmd_quota,
+    "bench": cmd_bench,
+    "keys": cmd_keys,
+    "profiles": cmd_profiles,
+    "demo-relay": cmd_demo_relay,
+}

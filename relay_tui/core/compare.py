@@ -1,0 +1,138 @@
+"""A comparison: one prompt streamed from several models at once, saved in the history.
+
+Columns fail independently: an error stays in its column and the others go on. The summary ranks
+the finished columns the way the compare pane and `relay-tui compare` show them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from relay_tui.core.errors import RelayError
+from relay_tui.core.events import Delta, Done, Reasoning
+from relay_tui.core.records import log_done, log_failure, metrics_dict
+
+if TYPE_CHECKING:
+    from relay_tui.core.client import RelayClient
+    from relay_tui.store.history import History
+
+
+@dataclass
+class Column:
+    model: str
+    parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    done: Done | None = None
+    error: RelayError | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    def as_json(self) -> dict:
+        data: dict = {"model": self.model, "text": self.text, "reasoning": self.reasoning or None}
+        if self.done is not None:
+            m = self.done.metrics
+            data.update(served_model=m.served_model, finish_reason=self.done.finish_reason,
+                        request_id=m.request_id, metrics=metrics_dict(m),
+                        cost_usd=self.done.cost.usd if self.done.cost else None,
+                        cost_source=self.done.cost.source if self.done.cost else None)
+        if self.error is not None:
+            data.update(error=str(self.error), error_kind=self.error.kind,
+                        request_id=self.error.request_id)
+        return data
+
+
+@dataclass
+class ComparisonResult:
+    comparison_id: int
+    prompt: str
+    columns: list[Column]
+
+    def summary(self) -> dict[str, tuple[str, float | int]]:
+        """Winners among the finished columns: label -> (model, figure)."""
+        finished = [c for c in self.columns if c.done is not None]
+        if not finished:
+            return {}
+        ranks: dict[str, tuple[str, float | int]] = {}
+
+        def pick(label, key, best=min):
+            scored = [(key(c), c.model) for c in finished if key(c) is not None]
+            if scored:
+                value, model = best(scored)
+                ranks[label] = (model, value)
+
+        pick("fastest first token", lambda c: c.done.metrics.ttft)
+        pick("fastest output (tok/s)", lambda c: _round(c.done.metrics.tokens_per_s), best=max)
+        pick("cheapest ($)", lambda c: c.done.cost.usd if c.done.cost else None)
+        pick("shortest answer (chars)", lambda c: len(c.text))
+        pick("longest answer (chars)", lambda c: len(c.text), best=max)
+        return ranks
+
+    def as_json(self) -> dict:
+        return {"comparison_id": self.comparison_id, "prompt": self.prompt,
+                "columns": [c.as_json() for c in self.columns],
+                "summary": {k: {"model": m, "value": v} for k, (m, v) in self.summary().items()}}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def run_comparison(client: RelayClient, history: History, *, profile: str,
+                         models: list[str], prompt: str, system_prompt: str | None = None,
+                         max_tokens: int | None = None, blind: bool = False,
+                         on_column_done: Callable[[Column], None] | None = None) -> ComparisonResult:
+    """Stream `prompt` from every model at once; log each request and save the comparison."""
+    from relay_tui.core.fanout import compare
+
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else [])
+    messages.append({"role": "user", "content": prompt})
+    comparison_id = history.new_comparison(prompt=prompt, system_prompt=system_prompt,
+                                           models=models, blind=blind, profile=profile)
+    columns = [Column(model) for model in models]
+    started_at = time.time()
+    async for index, item in compare(client, models, messages, max_tokens=max_tokens):
+        column = columns[index]
+        if isinstance(item, Delta):
+            column.parts.append(item.text)
+        elif isinstance(item, Reasoning):
+            column.reasoning_parts.append(item.text)
+        elif isinstance(item, Done):
+            column.done = item
+            _save_column(history, comparison_id, index, column, profile, started_at)
+            if on_column_done:
+                on_column_done(column)
+        elif isinstance(item, RelayError):
+            column.error = item
+            _save_column(history, comparison_id, index, column, profile, started_at)
+            if on_column_done:
+                on_column_done(column)
+    return ComparisonResult(comparison_id, prompt, columns)
+
+
+def _save_column(history: History, comparison_id: int, index: int, column: Column,
+                 profile: str, started_at: float) -> None:
+    done, error = column.done, column.error
+    if done is not None:
+        log_done(history, profile=profile, model=column.model, kind="compare", done=done)
+    else:
+        log_failure(history, profile=profile, model=column.model, kind="compare", error=error,
+                    request_id=error.request_id, started_at=started_at,
+                    metrics=getattr(error, "metrics", None))
+    history.add_comparison_answer(
+        comparison_id, column=index, model=column.model, content=column.text,
+        reasoning=column.reasoning,
+        served_model=done.metrics.served_model if done else None,
+        request_id=done.metrics.request_id if done else error.request_id,
+        state="done" if done else "error", error=str(error) if error else None,
+        metrics=metrics_dict(done.metrics) if done else None,
+        cost_usd=done.cost.usd if done and done.cost else None,
+        cost_source=done.cost.source if done and done.cost else None)

@@ -1,0 +1,111 @@
+"""Decide which relay a command or the TUI talks to, with which key.
+
+One place for the rules the CLI and the TUI share: `--demo` starts the embedded relay, `--base-url`
+without a profile takes its key from RELAY_TUI_API_KEY, otherwise the named or active profile and
+its key from the environment or the keyring.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from relay_tui.store import keys
+from relay_tui.store.config import Settings, load_settings
+from relay_tui.store.profile import Profile
+
+if TYPE_CHECKING:
+    from relay_tui.demo import DemoRelay
+
+DEMO_PROFILE = "demo"
+ADHOC_PROFILE = "base-url"
+
+
+class SetupError(Exception):
+    """Nothing to talk to yet, or no key: a usage problem (exit code 2), one line."""
+
+
+@dataclass
+class Target:
+    profile: Profile
+    api_key: str | None
+    key_source: str | None
+    demo: DemoRelay | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+            self.demo = None
+
+
+def start_demo(time_scale: float = 1.0) -> Target:
+    """Start the embedded demo relay on a free loopback port and target it with the demo key."""
+    from relay_tui.demo import DEMO_KEY, DemoRelay
+
+    relay = DemoRelay(time_scale=time_scale)
+    relay.start()
+    profile = Profile(name=DEMO_PROFILE, base_url=relay.base_url, default_model="auto")
+    return Target(profile=profile, api_key=DEMO_KEY, key_source="demo key", demo=relay)
+
+
+def resolve_target(*, profile_name: str | None = None, base_url: str | None = None,
+                   demo: bool = False, settings: Settings | None = None,
+                   need_key: bool = True) -> Target:
+    """Build the Target for the global options; raise SetupError with the fix when impossible."""
+    if demo:
+        return start_demo()
+    if base_url and not profile_name:
+        profile = Profile(name=ADHOC_PROFILE, base_url=base_url.rstrip("/"))
+        key = os.environ.get(keys.ENV_VAR) or None
+        if key is None and need_key:
+            raise SetupError(f"--base-url needs a key: set {keys.ENV_VAR} in the environment")
+        return _checked(Target(profile, key, f"env {keys.ENV_VAR}" if key else None))
+    settings = settings if settings is not None else load_settings()
+    name = profile_name or settings.active_profile
+    if name is None:
+        if len(settings.profiles) == 1:
+            name = next(iter(settings.profiles))
+        else:
+            raise SetupError(
+                "no profile configured: try the demo relay with `relay-tui --demo ...`, or add one with "
+                "`relay-tui profiles add NAME --base-url URL` and `relay-tui keys set NAME`")
+    profile = settings.profiles.get(name)
+    if profile is None:
+        known = ", ".join(sorted(settings.profiles)) or "none"
+        raise SetupError(f"no profile named {name!r} (profiles: {known}); see `relay-tui profiles list`")
+    if base_url:
+        profile = replace(profile, base_url=base_url.rstrip("/"))
+    key = keys.get_key(profile)
+    if key is None and need_key:
+        env = profile.key_env or keys.ENV_VAR
+        raise SetupError(f"no key for profile {profile.name!r}: run `relay-tui keys set {profile.name}` "
+                         f"or set {env}")
+    return _checked(Target(profile, key, keys.key_source(profile)))
+
+
+def _checked(target: Target) -> Target:
+    warning = plain_http_warning(target.profile.base_url)
+    if warning and target.api_key:
+        target.warnings.append(warning)
+    return target
+
+
+def plain_http_warning(base_url: str) -> str | None:
+    """A warning when a key would cross a network unencrypted (http:// to a non-loopback host)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http":
+        return None
+    host = parts.hostname or ""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"warning: {parts.scheme}://{host} is not encrypted: the API key will be sent in clear text; "
+            "use https:// if the relay supports it")

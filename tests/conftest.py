@@ -1,0 +1,47 @@
+"""Fixtures every test shares: an isolated app home, an in-memory keyring, a demo relay.
+
+The autouse fixture makes it impossible for a test to touch the user's real config, history or
+keyring: RELAY_TUI_HOME points at a temporary folder and the keyring backend is replaced.
+"""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+
+from tests.support.memkeyring import MemoryKeyring
+
+# A key that looks real; tests/test_no_secrets.py scans every file written for it.
+TEST_KEY = "sk-test-9f3b2c7d1e5a4f60b8c2d9e7a1f3b5c7"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("RELAY_TUI_HOME", str(home))
+    for var in ("RELAY_TUI_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY",
+                "https_proxy", "http_proxy", "all_proxy", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def demo_relay():
+    """A demo relay with no injected delays (time_scale=0), accepting the demo key and TEST_KEY."""
+    from relay_tui.demo import DEMO_KEY, DemoRelay
+
+    relay = DemoRelay(time_scale=0.0, accept_keys=(DEMO_KEY, TEST_KEY))
+    relay.start()
+    yield relay
+    relay.stop()
