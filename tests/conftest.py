@@ -6,17 +6,24 @@ keyring: RELAY_TUI_HOME points at a temporary folder and the keyring backend is 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keyring
 import pytest
 
 from tests.support.memkeyring import MemoryKeyring
 
-# A key that looks real; tests/test_no_secrets.py scans every file written for it.
+# A key that looks real; `isolated_home` scans every file a test writes for it (and its first 12 characters).
 TEST_KEY = "sk-test-9f3b2c7d1e5a4f60b8c2d9e7a1f3b5c7"
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
+    """Point the app's home at a temporary folder; afterwards, scan what the test wrote there.
+
+    Every file a test leaves under its temporary folder (config, history, exports, screenshots)
+    is searched for the test key's first 12 characters: finding them fails the test.
+    """
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("RELAY_TUI_HOME", str(home))
@@ -24,7 +31,14 @@ def isolated_home(tmp_path, monkeypatch):
                 "https_proxy", "http_proxy", "all_proxy", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    return home
+    yield home
+    leaks = files_containing(tmp_path, TEST_KEY[:12].encode())
+    assert not leaks, f"the test key was written to {leaks}"
+
+
+def files_containing(root: Path, needle: bytes) -> list[Path]:
+    """Every file under `root` whose bytes contain `needle` (the SQLite WAL and journal included)."""
+    return [path for path in root.rglob("*") if path.is_file() and needle in path.read_bytes()]
 
 
 @pytest.fixture(autouse=True)
