@@ -6,6 +6,8 @@ Subclasses exist so callers can react (retry, show quota, offer a model) without
 
 from __future__ import annotations
 
+import re
+
 
 class RelayError(Exception):
     """Base: a relay or network failure. `str()` is the one-line message for the user."""
@@ -94,3 +96,96 @@ class TLSFailure(RelayError):
     """Certificate or handshake failure: not retried, the user must fix the URL or CA."""
 
     kind = "tls"
+
+
+# --- Classification: relay replies -> the taxonomy above -------------------------------------
+# Pure functions (no HTTP library) so the client, quota dialects and tests share one reading of
+# the relays' error shapes (reference/relay-protocol.md sections 2.5 and 2.6).
+
+_REQUEST_ID = re.compile(r"\s*\(request id: [^)]*\)")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_QUOTA_CODES = ("insufficient_user_quota", "pre_consume_token_quota_failed", "insufficient_quota",
+                "budget_exceeded")
+_MAX_RELAY_TEXT = 300
+
+
+def relay_text(text: str, secret: str | None = None) -> str:
+    """A relay's message made safe for one line: controls gone, stacked request ids trimmed.
+
+    Chained relays append "(request id: …)" once per hop; the first (the relay nearest us) is
+    kept. The key is masked in case a relay echoes it back.
+    """
+    if secret and len(secret) >= 8:
+        text = text.replace(secret, "sk-…" + secret[-4:])
+    ids = _REQUEST_ID.findall(text)
+    text = _REQUEST_ID.sub("", text).strip()
+    if ids:
+        text += " " + ids[0].strip()
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= _MAX_RELAY_TEXT else text[:_MAX_RELAY_TEXT - 1] + "…"
+
+
+def error_fields(body: object) -> tuple[str, str] | None:
+    """(message, code-or-type) from any known error body shape, or None if `body` is no error.
+
+    Shapes: OpenAI/one-api/new-api/LiteLLM `{"error": {...}}`, OpenRouter (numeric code,
+    metadata), `{"error": "text"}`, vLLM `{"object": "error", "message": ...}`, new-api
+    `{"success": false, "message": ...}`.
+    """
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
+    if isinstance(err, dict):
+        message = str(err.get("message") or err.get("msg") or "")
+        raw = err.get("metadata", {}).get("raw") if isinstance(err.get("metadata"), dict) else None
+        if raw and isinstance(raw, str) and raw not in message:
+            message = f"{message}: {raw}" if message else raw
+        code = " ".join(str(err[k]) for k in ("code", "type") if err.get(k) not in (None, ""))
+        return message, code
+    if isinstance(err, str) and err:
+        return err, ""
+    if body.get("object") == "error":
+        return str(body.get("message") or ""), str(body.get("type") or body.get("code") or "")
+    if body.get("success") is False and body.get("message"):
+        return str(body["message"]), ""
+    return None
+
+
+def classify(status: int, body: object, *, profile: str, request_id: str | None,
+             retry_after: float | None = None, secret: str | None = None,
+             model: str | None = None) -> RelayError:
+    """The RelayError for an HTTP error reply (or a 200 whose JSON body is an error).
+
+    `body` is the parsed JSON, or the raw text when it was not JSON.
+    """
+    fields = error_fields(body)
+    if fields is not None:
+        message, code = fields
+    else:
+        message, code = (body if isinstance(body, str) else ""), ""
+    said = relay_text(message, secret)
+    low = f"{code} {message}".lower()
+    tail = f": {said}" if said else ""
+    kw = dict(status=status, request_id=request_id)
+
+    exhausted = any(c in low for c in _QUOTA_CODES) or "额度" in message  # 1A: "额度已用尽"
+    if status == 402 or exhausted:
+        return QuotaExhausted(f"out of credit on profile {profile}{tail} — top up or check "
+                              f"`relay-tui quota`", **kw)
+    if status == 401:
+        return AuthError(f"the relay rejected the key for profile {profile}{tail} — "
+                         f"run `relay-tui keys set {profile}`", **kw)
+    if status == 404 or "model_not_found" in low:
+        what = f"model {model!r}" if model else "the requested model"
+        return UnknownModel(f"the relay does not serve {what}{tail}", **kw)
+    if status == 403:
+        return Forbidden(f"the relay refused the request (HTTP 403){tail}", **kw)
+    if status == 429:
+        wait = f"; it asks to wait {retry_after:g} s" if retry_after is not None else ""
+        return RateLimited(f"rate limited by the relay (HTTP 429){tail}{wait}", retry_after=retry_after,
+                           **kw)
+    if status >= 500 or status in (408, 409):
+        return ServerError(f"the relay failed (HTTP {status}){tail}", retry_after=retry_after, **kw)
+    if status >= 400:
+        return BadRequest(f"the relay rejected the request (HTTP {status}){tail}", **kw)
+    return ServerError(f"the relay answered with an error{tail}", **kw)

@@ -1,0 +1,459 @@
+"""RelayClient: the one place that talks HTTP to a relay.
+
+One `httpx.AsyncClient` (one connection pool) per profile. httpx is imported on first use, so
+`import relay_tui.core.client` stays cheap for `relay-tui --help`. Every failure leaves as a
+RelayError whose `str()` is the line a user sees, with our request id; the key never appears.
+
+Timings are taken here, where the bytes arrive (perf_counter, relative to t0 just before the
+request of the final attempt is sent; earlier attempts only show in `Metrics.attempts`).
+Timeouts are asyncio deadlines rather than httpx's read timeout so that the first-byte budget
+(headers + first chunk) and the idle gap between chunks can differ and be named in the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from relay_tui import __version__
+from relay_tui.core import retry
+from relay_tui.core.errors import (BadResponse, ConnectionFailed, RelayError, RelayTimeout,
+                                   ServerError, TLSFailure, UnknownModel, classify, error_fields)
+from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
+from relay_tui.core.records import new_request_id
+from relay_tui.core.sse import ChunkParser, iter_text_events
+from relay_tui.store.profile import Profile
+
+if TYPE_CHECKING:
+    import httpx
+
+MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
+RELAY_ID_HEADERS = ("x-oneapi-request-id", "x-generation-id", "x-litellm-call-id", "x-request-id")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    owned_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonReply:
+    """A GET's outcome for quota dialects, whatever the status: they judge it themselves."""
+
+    status: int
+    body: dict | list | None
+    is_html: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _RejectsStreamOptions(Exception):
+    """The relay answered 400/422 about `stream_options`: resend once without it."""
+
+
+class RelayClient:
+    def __init__(self, profile: Profile, api_key: str | None):
+        self.profile = profile
+        self._key = api_key
+        self._http: httpx.AsyncClient | None = None
+        self._send_stream_options = True  # cleared for good once the relay rejects it
+        split = urlsplit(profile.base_url)
+        self._hostport = f"{split.hostname}:{split.port or (443 if split.scheme == 'https' else 80)}"
+
+    async def __aenter__(self) -> RelayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            p = self.profile
+            headers = {"User-Agent": f"relay-tui/{__version__}", **p.headers}
+            if self._key:
+                headers["Authorization"] = f"Bearer {self._key}"
+            self._http = httpx.AsyncClient(
+                headers=headers, proxy=p.proxy, follow_redirects=True,
+                # read=None: stream deadlines are ours (see module docstring); pool=None: bench
+                # concurrency is bounded by the caller, not by a pool queue.
+                timeout=httpx.Timeout(connect=p.connect_timeout, read=None, write=p.connect_timeout,
+                                      pool=None),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+        return self._http
+
+    def _url(self, path: str, root: bool = False) -> str:
+        base = (self.profile.root_url if root else self.profile.base_url).rstrip("/")
+        return base + "/" + path.lstrip("/")
+
+    def _classify(self, status: int, body: object, request_id: str, headers: Any,
+                  model: str | None = None) -> RelayError:
+        return classify(status, body, profile=self.profile.name, request_id=request_id,
+                        retry_after=retry.retry_after(headers), secret=self._key, model=model)
+
+    async def _get(self, url: str, request_id: str) -> tuple[httpx.Response, bytes]:
+        """GET with the first-byte deadline over the whole reply; network errors -> RelayError."""
+        import httpx
+
+        try:
+            async with asyncio.timeout(self.profile.first_byte_timeout):
+                async with self._client().stream(
+                        "GET", url, headers={"X-Request-ID": request_id}) as response:
+                    return response, await _read_capped(response, request_id)
+        except TimeoutError:
+            raise self._first_byte_timeout(request_id) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, request_id, chunks=None) from None
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def get_json(self, path: str, *, root: bool = False) -> JsonReply:
+        """GET base_url+path (root_url+path when `root`); never raises for an HTTP status."""
+        response, raw = await self._get(self._url(path, root), new_request_id())
+        ctype = response.headers.get("content-type", "")
+        is_html = "html" in ctype or raw.lstrip()[:1] == b"<"
+        return JsonReply(response.status_code, None if is_html else _json_or_none(raw), is_html,
+                         dict(response.headers))
+
+    async def models(self) -> list[ModelInfo]:
+        """The relay's model list (GET {base_url}/models), in the relay's order."""
+        request_id = new_request_id()
+        response, raw = await self._get(self._url("models"), request_id)
+        body = self._json_reply(response, raw, request_id)
+        items = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise BadResponse("the relay's /models reply has no model list — is the base URL right?",
+                              status=response.status_code, request_id=request_id)
+        return [ModelInfo(str(m["id"]), m.get("owned_by") if isinstance(m.get("owned_by"), str) else None)
+                for m in items if isinstance(m, dict) and m.get("id")]
+
+    def _json_reply(self, response: httpx.Response, raw: bytes, request_id: str,
+                    model: str | None = None) -> Any:
+        """The JSON body of a reply, or the RelayError it amounts to (HTML, HTTP error, error body)."""
+        status = response.status_code
+        if "html" in response.headers.get("content-type", "") or raw.lstrip()[:1] == b"<":
+            raise BadResponse(f"the relay returned an HTML error page (HTTP {status}) — is the base "
+                              f"URL right? ({self.profile.base_url})", status=status, request_id=request_id)
+        body = _json_or_none(raw)
+        if status >= 400 or error_fields(body) is not None:
+            text = body if body is not None else raw[:500].decode("utf-8", "replace")
+            raise self._classify(status, text, request_id, response.headers, model)
+        if body is None:
+            raise BadResponse(f"the relay's reply (HTTP {status}) is not JSON — is the base URL right?",
+                              status=status, request_id=request_id)
+        return body
+
+    async def stream_chat(self, messages: list[dict], model: str, *, temperature: float | None = None,
+                          max_tokens: int | None = None, request_id: str | None = None,
+                          on_retry: Callable[[RetryNotice], None] | None = None,
+                          on_first_token: Callable[[], None] | None = None,
+                          ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
+        """Stream one chat completion. Retries only before the first token (announced through
+        `on_retry`); after that any failure is raised, the partial text having been yielded."""
+        request_id = request_id or new_request_id()
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        metrics = Metrics(request_id=request_id, started_at=time.time())
+        attempt = 1
+        while True:
+            run = _Attempt(metrics, on_first_token)
+            try:
+                async for event in self._attempt(body, model, run):
+                    yield event
+                return
+            except _RejectsStreamOptions:
+                self._send_stream_options = False
+                continue
+            except RelayError as err:
+                delay = None if run.chunks else retry.delay_for(err, attempt, self.profile.max_retries)
+                if delay is None:
+                    if attempt > 1:
+                        err.message += f" (gave up after {attempt} attempts)"
+                        err.args = (err._line(),)
+                    raise
+                if on_retry is not None:
+                    on_retry(RetryNotice(attempt, delay, str(err)))
+                await asyncio.sleep(delay)
+                attempt += 1
+                metrics.attempts = attempt
+
+    # -- one attempt -----------------------------------------------------------------------
+
+    async def _attempt(self, body: dict, model: str, run: _Attempt) -> AsyncIterator[Any]:
+        import httpx
+
+        m = run.metrics
+        request_id = m.request_id
+        payload = dict(body)
+        if self._send_stream_options:
+            payload["stream_options"] = {"include_usage": True}
+        http = self._client()
+        t0 = perf_counter()
+        run.t0 = t0
+        m.started_at = time.time()
+        m.connect = m.tls = m.headers = m.ttft = m.ttfat = m.total = None
+        m.gaps = []
+
+        async def trace(name: str, info: dict) -> None:
+            if name == "connection.connect_tcp.complete":
+                m.connect = perf_counter() - t0
+            elif name == "connection.start_tls.complete":
+                m.tls = perf_counter() - t0
+
+        request = http.build_request(
+            "POST", self._url("chat/completions"), json=payload,
+            headers={"X-Request-ID": request_id, "Accept": "text/event-stream"},
+            extensions={"trace": trace})
+        loop = asyncio.get_running_loop()
+        first_byte_deadline = loop.time() + self.profile.first_byte_timeout
+        response = None
+        try:
+            try:
+                async with asyncio.timeout_at(first_byte_deadline):
+                    response = await http.send(request, stream=True)
+            except TimeoutError:
+                raise self._first_byte_timeout(request_id) from None
+            m.headers = perf_counter() - t0
+            m.status = response.status_code
+            m.relay_request_id = next(
+                (response.headers[h] for h in RELAY_ID_HEADERS
+                 if h in response.headers and response.headers[h] != request_id), None)
+            parser = ChunkParser(request_id, self._key)
+            if response.status_code != 200 or "event-stream" not in response.headers.get("content-type", ""):
+                await self._non_stream_reply(response, parser, payload, model, first_byte_deadline)
+                chunks: AsyncIterator[bytes] = _empty()
+            else:
+                chunks = self._deadlined(response, first_byte_deadline, request_id, run)
+            async for event in iter_text_events(chunks, parser):
+                run.text(event)
+                yield event
+            self._check_complete(parser, run)
+            yield await self._done(parser, model, body, response, run)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, request_id, chunks=run.chunks) from None
+        finally:
+            if response is not None:
+                await response.aclose()
+
+    async def _deadlined(self, response: httpx.Response, first_deadline: float, request_id: str,
+                         run: _Attempt) -> AsyncIterator[bytes]:
+        """The body's bytes, each chunk under a deadline: first byte, then the idle gap."""
+        loop = asyncio.get_running_loop()
+        idle = self.profile.idle_timeout
+        source = response.aiter_bytes()
+        deadline = first_deadline
+        first = True
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(source)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if first:
+                    raise self._first_byte_timeout(request_id) from None
+                raise RelayTimeout(f"the relay went silent for {idle:g} s mid-answer after "
+                                   f"{run.chunks} chunks (idle timeout; raise idle_timeout in the "
+                                   f"profile if this model thinks long)", request_id=request_id) from None
+            first = False
+            deadline = loop.time() + idle
+            yield chunk
+
+    async def _non_stream_reply(self, response: httpx.Response, parser: ChunkParser, payload: dict,
+                                model: str, deadline: float) -> None:
+        """A reply that is not an event stream: an error (raised), or a whole completion from a
+        relay that ignored `stream` (fed to the parser as one chunk)."""
+        request_id = parser.request_id or ""
+        try:
+            async with asyncio.timeout_at(deadline):
+                raw = await _read_capped(response, request_id)
+        except TimeoutError:
+            raise self._first_byte_timeout(request_id) from None
+        status = response.status_code
+        if (status in (400, 422) and "stream_options" in payload
+                and b"stream_options" in raw):
+            raise _RejectsStreamOptions
+        try:
+            body = self._json_reply(response, raw, request_id, model)
+        except UnknownModel as err:
+            raise await self._suggest_model(err, model) from None
+        if status != 200:
+            raise self._classify(status, body, request_id, response.headers, model)
+        parser.feed(json.dumps(body))
+        parser.done = True
+
+    @staticmethod
+    def _check_complete(parser: ChunkParser, run: _Attempt) -> None:
+        """Raise if the stream ended before `[DONE]` (a finish_reason counts as an ending)."""
+        if parser.done or parser.finish_reason is not None:
+            return
+        if run.chunks:
+            raise BadResponse(f"the stream was cut off after {run.chunks} tokens (no [DONE]); the "
+                              f"partial answer above is incomplete", request_id=parser.request_id)
+        raise ServerError("the relay closed the stream before sending any answer",
+                          request_id=parser.request_id)
+
+    async def _done(self, parser: ChunkParser, model: str, body: dict, response: httpx.Response,
+                    run: _Attempt) -> Done:
+        from relay_tui.core.pricing import cost_for
+
+        m = run.metrics
+        m.total = perf_counter() - run.t0
+        m.served_model = parser.served_model
+        usage = parser.usage
+        if usage is not None and usage.completion_tokens is not None:
+            m.output_tokens = usage.completion_tokens
+            m.output_tokens_estimated = False
+        else:
+            m.output_tokens = _estimate_tokens(parser.text_chars)
+            m.output_tokens_estimated = True
+        m.prompt_tokens = usage.prompt_tokens if usage is not None else None
+        priced = usage
+        if usage is None or usage.completion_tokens is None:
+            prompt_chars = sum(len(str(msg.get("content", ""))) for msg in body["messages"])
+            priced = Usage(prompt_tokens=m.prompt_tokens or _estimate_tokens(prompt_chars),
+                           completion_tokens=m.output_tokens,
+                           relay_cost=usage.relay_cost if usage is not None else None)
+        cost = cost_for(self.profile, parser.served_model or model, priced, response.headers)
+        return Done(parser.finish_reason or "unspecified", m, usage, cost)
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _first_byte_timeout(self, request_id: str) -> RelayTimeout:
+        return RelayTimeout(f"no answer from {self._hostport} within {self.profile.first_byte_timeout:g} s "
+                            f"(first-byte timeout; raise first_byte_timeout in the profile for slow "
+                            f"models)", request_id=request_id)
+
+    def _transport_error(self, exc: Exception, request_id: str, chunks: int | None) -> RelayError:
+        """httpx's exception -> the taxonomy; `chunks` is None for non-stream requests."""
+        import httpx
+
+        host = self._hostport
+        cause = _root_cause(exc)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return RelayTimeout(f"could not connect to {host} within {self.profile.connect_timeout:g} s "
+                                f"(connect timeout)", request_id=request_id)
+        if isinstance(cause, ssl.SSLError):
+            return TLSFailure(f"TLS handshake with {host} failed: {_reason(cause)} — check the base URL "
+                              f"(https vs http) or your CA bundle (SSL_CERT_FILE)", request_id=request_id)
+        if isinstance(exc, httpx.ProxyError):
+            return ConnectionFailed(f"the proxy failed on the way to {host}: {_reason(cause)}",
+                                    request_id=request_id)
+        if isinstance(exc, httpx.ConnectError):
+            if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                why = "connection refused (is the relay running, is the port right?)"
+            elif "name" in str(cause).lower() or "getaddrinfo" in str(cause).lower():
+                why = "the host name does not resolve (check the base URL, or your network)"
+            else:
+                why = _reason(cause)
+            return ConnectionFailed(f"could not connect to {host}: {why}", request_id=request_id)
+        if isinstance(exc, httpx.TimeoutException):
+            return RelayTimeout(f"the relay at {host} timed out ({type(exc).__name__})",
+                                request_id=request_id)
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            err = ConnectionFailed(f"the base URL {self.profile.base_url!r} is not a usable http(s) URL",
+                                   request_id=request_id)
+            err.retryable = False
+            return err
+        if chunks:
+            return ConnectionFailed(f"the connection to {host} dropped mid-answer after {chunks} tokens",
+                                    request_id=request_id)
+        return ConnectionFailed(f"the relay at {host} closed the connection without answering "
+                                f"({_reason(cause)})", request_id=request_id)
+
+    async def _suggest_model(self, err: UnknownModel, model: str) -> UnknownModel:
+        """Add "did you mean …?" from /models (best effort: the original error stands alone)."""
+        try:
+            ids = [m.id for m in await asyncio.wait_for(self.models(), 5.0)]
+        except (RelayError, TimeoutError):
+            hint = "is the base URL right? (`relay-tui models` lists what it serves)"
+        else:
+            close = get_close_matches(model, ids, n=1, cutoff=0.5)
+            hint = (f"did you mean {close[0]}?" if close else
+                    "`relay-tui models` lists the models it serves")
+        return UnknownModel(f"{err.message} — {hint}", status=err.status, request_id=err.request_id)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """Per-attempt stream state: how many text chunks arrived, and the timing bookkeeping."""
+
+    metrics: Metrics
+    on_first_token: Callable[[], None] | None
+    t0: float = 0.0
+    chunks: int = 0
+    last: float = 0.0
+
+    def text(self, event: Delta | Reasoning) -> None:
+        now = perf_counter()
+        m = self.metrics
+        if self.chunks == 0:
+            m.ttft = now - self.t0
+            if self.on_first_token is not None:
+                self.on_first_token()
+        else:
+            m.gaps.append(now - self.last)
+        if m.ttfat is None and isinstance(event, Delta):
+            m.ttfat = now - self.t0
+        self.chunks += 1
+        self.last = now
+
+
+async def _read_capped(response: httpx.Response, request_id: str) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadResponse(f"the relay's reply is over {MAX_BODY_BYTES // 2**20} MB; refused",
+                              status=response.status_code, request_id=request_id)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield  # pragma: no cover  (makes this an async generator)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _estimate_tokens(chars: int) -> int:
+    """About four characters a token (English-ish text); good enough to flag as an estimate."""
+    return (chars + 3) // 4
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return seen
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())[:200]

@@ -1,0 +1,68 @@
+"""When to try a failed request again, and how long to wait first.
+
+The rules follow openai-python (reference/relay-protocol.md 2.7), which relays are tuned for:
+408/409/429/5xx and network failures are retried, the relay's own `retry-after-ms` /
+`Retry-After` wins over our backoff, and no wait is longer than 60 s. TLS failures and other
+4xx are never retried: the user has to change something. Only the client decides *whether*
+a token already arrived (then nothing is retried).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+from relay_tui.core.errors import RelayError
+
+BASE_DELAY = 0.5
+MAX_BACKOFF = 20.0
+MAX_RELAY_WAIT = 60.0
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The wait the relay asked for in seconds (`retry-after-ms`, else `Retry-After` as seconds
+    or an HTTP-date), capped at 60 s; None when absent or unreadable."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return _capped(float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return _capped(float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return _capped(when.timestamp() - time.time())
+
+
+def _capped(seconds: float) -> float | None:
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RELAY_WAIT)
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter for the wait after failed `attempt` (1-based):
+    uniform in [0, min(cap, base * 2**(attempt-1))], so concurrent clients spread out."""
+    ceiling = min(MAX_BACKOFF, BASE_DELAY * 2 ** (attempt - 1))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+def delay_for(error: RelayError, attempt: int, max_retries: int) -> float | None:
+    """Seconds to wait before retrying after `error` on `attempt`, or None: give up."""
+    if not error.retryable or attempt > max_retries:
+        return None
+    if error.retry_after is not None:
+        return min(error.retry_after, MAX_RELAY_WAIT)
+    return backoff(attempt)
