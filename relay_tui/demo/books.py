@@ -1,0 +1,101 @@
+"""The demo account's books, and the quota dialects that read them.
+
+One account (granted USD, used USD) is charged by every completed or partly streamed request and
+read through each real relay dialect (relay-protocol.md section 1), each in its own units, so a
+client's quota detection and unit handling can be tested against one consistent figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+QUOTA_PER_USD = 500_000     # one-api / new-api quota units per USD
+UNLIMITED_USD = 100_000_000  # what one-api / new-api report as the limit of an unlimited token
+
+# dialect -> paths it serves (both billing prefixes are registered by one-api and new-api)
+DIALECTS: dict[str, tuple[str, ...]] = {
+    "openrouter": ("/api/v1/key", "/api/v1/auth/key", "/api/v1/credits"),
+    "litellm": ("/key/info",),
+    "newapi": ("/api/usage/token",),
+    "billing": ("/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage",
+                "/dashboard/billing/subscription", "/dashboard/billing/usage"),
+    "quota": ("/v1/quota",),
+}
+PATH_DIALECT = {path: name for name, paths in DIALECTS.items() for path in paths}
+
+
+@dataclass
+class Books:
+    granted_usd: float
+    used_usd: float = 0.0
+    requests: int = 0
+    per_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def charge(self, model: str, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
+        with self.lock:
+            self.used_usd += cost
+            self.requests += 1
+            row = self.per_model.setdefault(
+                model, {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+            row["requests"] += 1
+            row["prompt_tokens"] += prompt_tokens
+            row["completion_tokens"] += completion_tokens
+            row["cost_usd"] += cost
+
+    def exhausted(self) -> bool:
+        with self.lock:
+            return self.used_usd >= self.granted_usd
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"granted_usd": self.granted_usd, "used_usd": self.used_usd,
+                    "remaining_usd": self.granted_usd - self.used_usd, "requests": self.requests,
+                    "per_model": {m: dict(row) for m, row in self.per_model.items()}}
+
+
+def render(path: str, snap: dict, key: str, *, unlimited: bool) -> dict:
+    """The body a dialect's endpoint returns for this account (`path` must be in PATH_DIALECT)."""
+    granted, used = snap["granted_usd"], snap["used_usd"]
+    remaining = granted - used
+    dialect = PATH_DIALECT[path]
+    if dialect == "openrouter":
+        if path.endswith("/credits"):
+            return {"data": {"total_credits": granted, "total_usage": used}}
+        return {"data": {
+            "label": _label(key), "limit": None if unlimited else granted,
+            "limit_remaining": None if unlimited else remaining, "limit_reset": None,
+            "usage": used, "usage_daily": used, "usage_weekly": used, "usage_monthly": used,
+            "byok_usage": 0, "is_free_tier": False, "is_provisioning_key": False,
+            "include_byok_in_limit": False, "expires_at": None,
+            "rate_limit": {"requests": 1000, "interval": "1h",
+                           "note": "This field is deprecated and safe to ignore."}}}
+    if dialect == "litellm":
+        return {"key": hashlib.sha256(key.encode()).hexdigest(), "info": {
+            "key_name": _label(key), "key_alias": "demo", "spend": used,
+            "max_budget": None if unlimited else granted, "budget_duration": None,
+            "budget_reset_at": None, "expires": None, "models": [], "tpm_limit": None,
+            "rpm_limit": None, "user_id": "demo-user", "team_id": None, "metadata": {},
+            "litellm_budget_table": None}}
+    if dialect == "newapi":
+        granted_q, used_q = round(granted * QUOTA_PER_USD), round(used * QUOTA_PER_USD)
+        return {"code": True, "message": "ok", "data": {
+            "object": "token_usage", "name": "Demo Token", "total_granted": granted_q,
+            "total_used": used_q, "total_available": granted_q - used_q,
+            "unlimited_quota": unlimited, "model_limits": {}, "model_limits_enabled": False,
+            "expires_at": 0}}
+    if dialect == "billing":
+        if path.endswith("/usage"):
+            return {"object": "list", "total_usage": used * 100}   # cents
+        limit = UNLIMITED_USD if unlimited else granted
+        return {"object": "billing_subscription", "has_payment_method": True,
+                "soft_limit_usd": limit, "hard_limit_usd": limit, "system_hard_limit_usd": limit,
+                "access_until": 0}
+    return {"used": used, "remaining": None if unlimited else remaining}
+
+
+def _label(key: str) -> str:
+    """A key as relays label it: never the key itself."""
+    return f"{key[:5]}...{key[-3:]}" if len(key) > 12 else "sk-..."

@@ -1,0 +1,228 @@
+"""`POST /v1/chat/completions`: an answer streamed on a loop-time schedule, shaped by faults.
+
+Token i is due at t0 + ttft + i/tps (t0 = headers sent), computed from the loop clock rather than
+by accumulating sleeps, so a configured delay is what a client measures. Tokens already due are
+written together, so time_scale=0 sends a whole answer in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from relay_tui.demo import answers, wire
+from relay_tui.demo.books import Books
+from relay_tui.demo.catalog import ModelSpec
+
+KEEP_ALIVE = b": keep-alive\n\n"
+KEEP_ALIVE_EVERY = 50           # tokens between keep-alive comments (one is sent before the first)
+REASONING_FALLBACK = 48         # reasoning length when a fault asks a non-reasoner to think
+HOSTILE = ("\x1b[2J", "\x1b[H", "\x1b]0;pwned\x07", "\x1b]8;;https://evil.example/\x1b\\", "click",
+           "\x1b]8;;\x1b\\", "\x1b]52;c;cm0gLXJmIH4=\x07", "\x07", " abc", "\b\b\b", " \u202egnp.exe", "\n\n")
+
+
+class Exchange(Protocol):
+    """One HTTP exchange on a connection (implemented by the server)."""
+
+    async def head(self, status: int, headers: list[tuple[str, str]]) -> None: ...
+    async def data(self, chunk: bytes) -> None: ...
+    async def end(self) -> None: ...
+    def close(self) -> None: ...
+    async def until_client_leaves(self) -> None: ...
+
+
+@dataclass
+class ChatRequest:
+    requested: str
+    spec: ModelSpec              # the served model (an `auto` request resolved)
+    messages: list
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+
+
+@dataclass
+class Settings:
+    seed: int
+    time_scale: float
+    report_cost: bool
+    books: Books
+
+
+def parse(body: bytes) -> dict | wire.Reply:
+    """The request JSON, or the 400 a relay sends for a body it cannot use."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return wire.bad_request("We could not parse the JSON body of your request.")
+    if not isinstance(data, dict):
+        return wire.bad_request("The request body must be a JSON object.")
+    if not isinstance(data.get("model"), str) or not data["model"]:
+        return wire.bad_request("you must provide a model parameter", "model")
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return wire.bad_request("'messages' must be a non-empty array", "messages")
+    limit = data.get("max_completion_tokens", data.get("max_tokens"))
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        return wire.bad_request("max_tokens must be a positive integer", "max_tokens")
+    return data
+
+
+def plan(req: ChatRequest, faults: dict, seed: int) -> tuple[list[tuple[bool, str]], str]:
+    """The pieces to send as (is_reasoning, text), and the finish reason."""
+    prompt = answers.last_user_text(req.messages)
+    spec = req.spec
+    n_answer = spec.answer_tokens if spec.answer_tokens is not None else answers.answer_length(seed, spec.id, prompt)
+    content = list(answers.answer_tokens(seed, spec.id, prompt, n_answer))
+    if "hostile_output" in faults:
+        content[3:3] = HOSTILE
+    n_reason = spec.reasoning_tokens
+    if not n_reason and ("think_tags" in faults or "openrouter_reasoning" in faults):
+        n_reason = REASONING_FALLBACK
+    reasoning = [(True, t) for t in answers.reasoning_tokens(seed, spec.id, prompt, n_reason)]
+    if reasoning and "think_tags" in faults:
+        pieces = [(False, "<think>\n")] + reasoning + [(False, "\n</think>\n\n")]
+    else:
+        pieces = reasoning
+    pieces += [(False, t) for t in content]
+    if req.max_tokens is not None and req.max_tokens < len(pieces):
+        return pieces[: req.max_tokens], "length"
+    return pieces, "stop"
+
+
+def usage(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings) -> dict:
+    prompt = answers.prompt_tokens(req.messages)
+    completion = len(pieces)
+    out = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+           "prompt_tokens_details": {"cached_tokens": 0},
+           "completion_tokens_details": {"reasoning_tokens": sum(1 for r, _ in pieces if r)}}
+    if settings.report_cost:
+        out["cost"] = req.spec.cost(prompt, completion)
+    return out
+
+
+def charge(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings) -> None:
+    prompt = answers.prompt_tokens(req.messages)
+    settings.books.charge(req.spec.id, prompt, len(pieces), req.spec.cost(prompt, len(pieces)))
+
+
+async def complete(ex: Exchange, req: ChatRequest, faults: dict, settings: Settings, rid: str) -> None:
+    """A non-streamed answer: the whole generation time, then one JSON body."""
+    pieces, finish = plan(req, faults, settings.seed)
+    scale = settings.time_scale
+    if scale and pieces:
+        await asyncio.sleep(scale * (req.spec.ttft + (len(pieces) - 1) / req.spec.tps))
+    text = "".join(t for r, t in pieces if not r or "think_tags" in faults)
+    message: dict = {"role": "assistant", "content": text}
+    thought = "".join(t for r, t in pieces if r) if "think_tags" not in faults else ""
+    if thought:
+        message["reasoning" if "openrouter_reasoning" in faults else "reasoning_content"] = thought
+    body = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+            "created": int(time.time()), "model": req.spec.id,
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": None if "null_finish" in faults else finish}]}
+    if "no_usage" not in faults:
+        body["usage"] = usage(req, pieces, settings)
+    charge(req, pieces, settings)
+    payload = wire.dumps(body)
+    await ex.head(200, [("content-type", "application/json"), ("content-length", str(len(payload))),
+                        ("x-oneapi-request-id", rid)])
+    await ex.data(payload)
+    await ex.end()
+
+
+class _Chunks:
+    """Pre-rendered chunk framing: only the delta is serialised per token (this is the hot path)."""
+
+    def __init__(self, req: ChatRequest, faults: dict):
+        head = wire.dumps({"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
+                           "created": int(time.time()), "model": req.spec.id})
+        self.prefix = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":'
+        self.usage_null = b',"usage":null' if req.include_usage else b""
+        self.suffix = b',"logprobs":null,"finish_reason":null}]' + self.usage_null + b"}\n\n"
+        self.head = head
+        self.reasoning_key = b'{"content":"","reasoning":' if "openrouter_reasoning" in faults \
+            else b'{"content":null,"reasoning_content":'
+
+    def delta(self, is_reasoning: bool, text: str) -> bytes:
+        key = self.reasoning_key if is_reasoning else b'{"content":'
+        return self.prefix + key + wire.dumps(text) + b"}" + self.suffix
+
+    def raw(self, delta: bytes, finish: bytes = b"null") -> bytes:
+        return self.prefix + delta + b',"logprobs":null,"finish_reason":' + finish + b"}]" + self.usage_null + b"}\n\n"
+
+    def usage(self, usage: dict, with_choices: bool) -> bytes:
+        choices = b'[{"index":0,"delta":{}}]' if with_choices else b"[]"
+        return b"data: " + self.head[:-1] + b',"choices":' + choices + b',"usage":' + wire.dumps(usage) + b"}\n\n"
+
+
+def _inserts(chunks: _Chunks, faults: dict) -> dict[int, bytes]:
+    """Broken lines injected before token `after` (never counted as tokens)."""
+    out: dict[int, bytes] = {}
+    if "malformed_sse" in faults:
+        out[int(faults["malformed_sse"]["after"])] = b"data: {not json\n\n"
+    if "non_utf8" in faults:
+        at = int(faults["non_utf8"]["after"])
+        out[at] = out.get(at, b"") + chunks.raw(b'{"content":"\xff\xfe\xc3("}')
+    if "huge_line" in faults:
+        at = int(faults["huge_line"]["after"])
+        size = int(faults["huge_line"]["size"])
+        out[at] = out.get(at, b"") + chunks.raw(b'{"content":"' + b"A" * size + b'"}')
+    return out
+
+
+async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Settings, rid: str) -> None:
+    """A streamed answer; charges for what was sent even when the client leaves or a fault cuts it."""
+    loop = asyncio.get_running_loop()
+    pieces, finish = plan(req, faults, settings.seed)
+    chunks = _Chunks(req, faults)
+    inserts = _inserts(chunks, faults)
+    ender = next((name for name in ("mid_stream_error", "truncate", "stall") if name in faults), None)
+    stop_at = min(int(faults[ender]["after"]), len(pieces)) if ender else len(pieces)
+    ttft = settings.time_scale * req.spec.ttft
+    gap = settings.time_scale / req.spec.tps
+    sent = 0
+    buf = bytearray(chunks.raw(b'{"role":"assistant","content":""}') + KEEP_ALIVE)
+    await ex.head(200, [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
+                        ("x-oneapi-request-id", rid)])
+    t0 = loop.time()
+    try:
+        pending = 0
+        for i in range(stop_at):
+            due = t0 + ttft + i * gap
+            if due > loop.time():
+                await ex.data(bytes(buf))
+                buf.clear()
+                sent += pending
+                pending = 0
+                await asyncio.sleep(due - loop.time())
+            if i in inserts:
+                buf += inserts[i]
+            if i and i % KEEP_ALIVE_EVERY == 0:
+                buf += KEEP_ALIVE
+            buf += chunks.delta(*pieces[i])
+            pending += 1
+        if stop_at in inserts:
+            buf += inserts[stop_at]
+        if ender == "mid_stream_error":
+            buf += wire.sse(wire.MID_STREAM_ERROR)
+        elif ender is None:
+            buf += chunks.raw(b"{}", b"null" if "null_finish" in faults else b'"' + finish.encode() + b'"')
+            if req.include_usage and "no_usage" not in faults:
+                buf += chunks.usage(usage(req, pieces, settings), "usage_with_choices" in faults)
+            buf += b"data: [DONE]\n\n"
+        await ex.data(bytes(buf))
+        sent += pending
+        if ender == "truncate":
+            ex.close()
+        elif ender == "stall":
+            await ex.until_client_leaves()
+            ex.close()
+        else:
+            await ex.end()
+    finally:
+        charge(req, pieces[:sent], settings)
