@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from relay_tui.core.client import RelayClient
-from relay_tui.core.errors import AuthError, RelayError
+from relay_tui.core.errors import AuthError, ConnectionFailed, RelayError
 from relay_tui.core.quota import QuotaUnsupported, read_quota
 from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
@@ -200,9 +200,16 @@ async def test_quota_turned_off_or_unknown_dialect_is_a_clear_message():
         assert srv.requests == []
 
 
-async def test_unreachable_relay_is_a_relay_error():
+async def test_unreachable_relay_is_a_connection_error_after_one_attempt():
     with QuotaServer({}) as srv:
         url = srv.url
-    with pytest.raises(RelayError) as info:
+    with pytest.raises(ConnectionFailed, match="could not connect"):
         await read(url + "/v1")
-    assert not isinstance(info.value, QuotaUnsupported)
+
+
+async def test_a_failing_endpoint_does_not_hide_a_later_dialect():
+    routes = {"/api/usage/token": (500, {"error": {"message": "database is locked"}}),
+              "/v1/quota": (200, {"used": 3.0, "remaining": 7.0})}
+    with QuotaServer(routes) as srv:
+        r = await read(srv.url + "/v1")
+    assert r.dialect == "simple"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relay_tui.core.errors import AuthError, RelayError, error_fields
+from relay_tui.core.errors import RelayError, error_fields
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
@@ -93,10 +93,12 @@ async def read_quota(client: RelayClient, dialect: str = "auto") -> QuotaReading
             reading = await _READERS[name](relay)
         except _NotHere:
             continue
-        except AuthError:
-            raise
-        except RelayError as e:        # the endpoint exists but failed: try the rest, report it
-            failure = failure or e
+        except RelayError as e:
+            # No status: the network failed, and would for every probe. 401: a bad (or
+            # exhausted) key, which fails every probe alike.
+            if e.status is None or e.status == 401:
+                raise
+            failure = failure or e     # the endpoint exists but failed: try the rest, report it
             continue
         _answered[cache_key] = name
         return reading
