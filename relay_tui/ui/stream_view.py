@@ -122,7 +122,8 @@ class StreamView(ScrollView, can_focus=True):
         self._live_lines: list[Line] = []
         self._fence: tuple[tuple[int, int, str], list[list[Line]]] | None = None  # open fence line cache
         self._reflow = False
-        self._strips: dict[int, Strip] = {}
+        self._strips: dict[int, Strip] = {}  # visible rows only, by content line
+        self._shown_frozen = 0  # len(self._lines) when last published: rows below it changed
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -331,7 +332,9 @@ class StreamView(ScrollView, can_focus=True):
     def _publish(self) -> None:
         """Tell Textual what changed: the live lines (and the end of the view if following)."""
         first_live = len(self._lines)
-        for index in [i for i in self._strips if i >= first_live - 1]:
+        changed = max(0, min(first_live, self._shown_frozen) - 1)
+        self._shown_frozen = first_live
+        for index in [i for i in self._strips if i >= changed]:
             del self._strips[index]
         total = first_live + len(self._live_lines)
         self.virtual_size = Size(self._width, total)
@@ -341,7 +344,7 @@ class StreamView(ScrollView, can_focus=True):
                 self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
             finally:
                 self._scrolling = False
-        self.refresh_lines(max(0, first_live - 1), total - first_live + 2)
+        self.refresh_lines(changed, total - changed + 1)
         self.flushed_at = time.perf_counter()
 
     def _line(self, index: int) -> Line:
