@@ -109,7 +109,7 @@ def test_think_splitter_leaves_ordinary_answers_alone():
 async def test_mid_stream_errors_in_every_gateway_shape(payload, said):
     with pytest.raises(ServerError) as info:
         await run(chunk("partial"), b"data: " + json.dumps(payload).encode() + b"\n\n")
-    assert str(info.value) == (f"the relay reported an error mid-stream after 1 chunks: {said} "
+    assert str(info.value) == (f"the relay reported an error mid-stream after 1 tokens: {said} "
                                f"[request rt-test]")
 
 

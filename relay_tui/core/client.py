@@ -163,9 +163,12 @@ class RelayClient:
                           max_tokens: int | None = None, request_id: str | None = None,
                           on_retry: Callable[[RetryNotice], None] | None = None,
                           on_first_token: Callable[[], None] | None = None,
+                          max_retries: int | None = None,
                           ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
         """Stream one chat completion. Retries only before the first token (announced through
-        `on_retry`); after that any failure is raised, the partial text having been yielded."""
+        `on_retry`; `max_retries` overrides the profile's); after that any failure is raised,
+        the partial text having been yielded."""
+        retries = self.profile.max_retries if max_retries is None else max_retries
         request_id = request_id or new_request_id()
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
         if temperature is not None:
@@ -184,7 +187,7 @@ class RelayClient:
                 self._send_stream_options = False
                 continue
             except RelayError as err:
-                delay = None if run.chunks else retry.delay_for(err, attempt, self.profile.max_retries)
+                delay = None if run.chunks else retry.delay_for(err, attempt, retries)
                 if delay is None:
                     if attempt > 1:
                         err.message += f" (gave up after {attempt} attempts)"
@@ -238,15 +241,19 @@ class RelayClient:
                 (response.headers[h] for h in RELAY_ID_HEADERS
                  if h in response.headers and response.headers[h] != request_id), None)
             parser = ChunkParser(request_id, self._key)
-            if response.status_code != 200 or "event-stream" not in response.headers.get("content-type", ""):
-                await self._non_stream_reply(response, parser, payload, model, first_byte_deadline)
-                chunks: AsyncIterator[bytes] = _empty()
+            ctype = response.headers.get("content-type", "")
+            if response.status_code != 200 or "json" in ctype or "html" in ctype:
+                whole = await self._non_stream_reply(response, request_id, payload, model,
+                                                     first_byte_deadline)
+                chunks: AsyncIterator[bytes] = _once(b"data: " + whole + b"\n\ndata: [DONE]\n\n")
             else:
                 chunks = self._deadlined(response, first_byte_deadline, request_id, run)
             async for event in iter_text_events(chunks, parser):
                 run.text(event)
                 yield event
             self._check_complete(parser, run)
+            if parser.usage is not None:
+                yield parser.usage
             yield await self._done(parser, model, body, response, run)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request_id, chunks=run.chunks) from None
@@ -278,11 +285,10 @@ class RelayClient:
             deadline = loop.time() + idle
             yield chunk
 
-    async def _non_stream_reply(self, response: httpx.Response, parser: ChunkParser, payload: dict,
-                                model: str, deadline: float) -> None:
+    async def _non_stream_reply(self, response: httpx.Response, request_id: str, payload: dict,
+                                model: str, deadline: float) -> bytes:
         """A reply that is not an event stream: an error (raised), or a whole completion from a
-        relay that ignored `stream` (fed to the parser as one chunk)."""
-        request_id = parser.request_id or ""
+        relay that ignored `stream`, returned as JSON for the stream parser to read as one chunk."""
         try:
             async with asyncio.timeout_at(deadline):
                 raw = await _read_capped(response, request_id)
@@ -298,8 +304,7 @@ class RelayClient:
             raise await self._suggest_model(err, model) from None
         if status != 200:
             raise self._classify(status, body, request_id, response.headers, model)
-        parser.feed(json.dumps(body))
-        parser.done = True
+        return json.dumps(body).encode()
 
     @staticmethod
     def _check_complete(parser: ChunkParser, run: _Attempt) -> None:
@@ -307,8 +312,7 @@ class RelayClient:
         if parser.done or parser.finish_reason is not None:
             return
         if run.chunks:
-            raise BadResponse(f"the stream was cut off after {run.chunks} tokens (no [DONE]); the "
-                              f"partial answer above is incomplete", request_id=parser.request_id)
+            raise _cut_off(run.chunks, parser.request_id)
         raise ServerError("the relay closed the stream before sending any answer",
                           request_id=parser.request_id)
 
@@ -375,8 +379,7 @@ class RelayClient:
             err.retryable = False
             return err
         if chunks:
-            return ConnectionFailed(f"the connection to {host} dropped mid-answer after {chunks} tokens",
-                                    request_id=request_id)
+            return _cut_off(chunks, request_id)
         return ConnectionFailed(f"the relay at {host} closed the connection without answering "
                                 f"({_reason(cause)})", request_id=request_id)
 
@@ -418,6 +421,12 @@ class _Attempt:
         self.last = now
 
 
+def _cut_off(tokens: int, request_id: str | None) -> BadResponse:
+    """The stream ended (cleanly or by a dropped connection) after text but before `[DONE]`."""
+    return BadResponse(f"the stream was cut off after {tokens} tokens (no [DONE]); the answer is "
+                       f"incomplete", request_id=request_id)
+
+
 async def _read_capped(response: httpx.Response, request_id: str) -> bytes:
     parts: list[bytes] = []
     size = 0
@@ -430,9 +439,8 @@ async def _read_capped(response: httpx.Response, request_id: str) -> bytes:
     return b"".join(parts)
 
 
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield  # pragma: no cover  (makes this an async generator)
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -181,7 +181,7 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
     if status == 403:
         return Forbidden(f"the relay refused the request (HTTP 403){tail}", **kw)
     if status == 429:
-        wait = f"; it asks to wait {retry_after:g} s" if retry_after is not None else ""
+        wait = f" (retry after {retry_after:g} s)" if retry_after is not None else ""
         return RateLimited(f"rate limited by the relay (HTTP 429){tail}{wait}", retry_after=retry_after,
                            **kw)
     if status >= 500 or status in (408, 409):

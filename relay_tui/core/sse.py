@@ -192,7 +192,7 @@ class ChunkParser:
 
     def _error(self, message: str) -> ServerError:
         said = relay_text(message, self.secret) or "no details"
-        after = f" after {self.chunks_with_text} chunks" if self.chunks_with_text else ""
+        after = f" after {self.chunks_with_text} tokens" if self.chunks_with_text else ""
         return ServerError(f"the relay reported an error mid-stream{after}: {said}",
                            request_id=self.request_id)
 
