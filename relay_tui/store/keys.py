@@ -1,0 +1,168 @@
+"""API keys: the OS keyring (service "relay-tui", one entry per profile) or an environment variable.
+
+An environment variable wins when set (`RELAY_TUI_API_KEY`, then the profile's `key_env`), so
+scripts and CI need no keyring. Without a usable keyring the user is told to use the variable:
+keys never fall back to a plain file, so keyrings.alt's PlaintextKeyring counts as no keyring.
+The time a key was stored is kept in `key-meta.json` (never the key) for the rotation reminder.
+`keyring` is imported only when a key is needed: it costs ~90 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from relay_tui.store.paths import state_dir
+from relay_tui.store.profile import Profile
+
+SERVICE = "relay-tui"
+ENV_VAR = "RELAY_TUI_API_KEY"
+ROTATE_AFTER_DAYS = 90
+_META_FILE = "key-meta.json"
+
+
+class KeyringUnavailable(Exception):
+    """No usable OS keyring; the message names the environment variable to use instead."""
+
+    def __init__(self, reason: str = "no OS keyring backend is available", key_env: str | None = None):
+        alternative = f"{ENV_VAR} (or {key_env})" if key_env else f"{ENV_VAR} (or the profile's key_env)"
+        super().__init__(f"{reason}; set {alternative} instead")
+
+
+def get_key(profile: Profile) -> str | None:
+    """The key to use for `profile`: RELAY_TUI_API_KEY, then its key_env, then the keyring."""
+    return _lookup(profile)[1]
+
+
+def key_source(profile: Profile) -> str | None:
+    """Where `get_key` finds the key ("env NAME" or "keyring"), None when nowhere (or no keyring)."""
+    try:
+        source, _ = _lookup(profile)
+    except KeyringUnavailable:
+        return None
+    return source
+
+
+def set_key(profile_name: str, key: str) -> None:
+    """Store a key in the keyring and note when (not what) it was stored."""
+    _call("store the key in", "set_password", profile_name, key, secret=key)
+    meta = _read_meta()
+    meta[profile_name] = {"set_at": time.time()}
+    _write_meta(meta)
+
+
+def delete_key(profile_name: str) -> bool:
+    """Remove the profile's keyring entry; False when there was none."""
+    from keyring.errors import PasswordDeleteError
+
+    if _call("read", "get_password", profile_name) is None:
+        removed = False
+    else:
+        try:
+            _call("delete the key from", "delete_password", profile_name)
+            removed = True
+        except KeyringUnavailable as exc:
+            if not isinstance(exc.__cause__, PasswordDeleteError):
+                raise
+            removed = False
+    meta = _read_meta()
+    if meta.pop(profile_name, None) is not None:
+        _write_meta(meta)
+    return removed
+
+
+def mask(key: str) -> str:
+    """`sk-…abcd`: the prefix up to the first '-' (when short) and the last 4 characters."""
+    if len(key) < 16:
+        return "…"
+    dash = key.find("-")
+    prefix = key[:dash + 1] if 0 < dash < 8 else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def key_age_days(profile_name: str) -> float | None:
+    """Days since the key was stored with `set_key`; None when unknown (e.g. set outside the app)."""
+    entry = _read_meta().get(profile_name)
+    set_at = entry.get("set_at") if isinstance(entry, dict) else None
+    if not isinstance(set_at, (int, float)):
+        return None
+    return max(0.0, (time.time() - set_at) / 86400)
+
+
+def needs_rotation(profile_name: str, days: float = ROTATE_AFTER_DAYS) -> bool:
+    age = key_age_days(profile_name)
+    return age is not None and age >= days
+
+
+# -- internals ----------------------------------------------------------------------------------
+
+def _lookup(profile: Profile) -> tuple[str | None, str | None]:
+    for var in (ENV_VAR, profile.key_env):
+        value = os.environ.get(var, "").strip() if var else ""
+        if value:
+            return f"env {var}", value
+    key = _call("read", "get_password", profile.name, key_env=profile.key_env)
+    return ("keyring", key) if key else (None, None)
+
+
+def _call(action: str, method: str, *args: str, secret: str | None = None,
+          key_env: str | None = None) -> Any:
+    """Run one keyring operation; every failure becomes a KeyringUnavailable naming the variable.
+
+    The backend's own message is kept (it often says why: a locked keyring, no D-Bus session),
+    with the key removed in case a backend echoes it.
+    """
+    backend = _backend(key_env)
+    try:
+        return getattr(backend, method)(SERVICE, *args)
+    except Exception as exc:  # keyring backends raise many types (D-Bus, OS errors)
+        detail = (str(exc).splitlines() or [""])[0]
+        if secret:
+            detail = detail.replace(secret, "…")
+        reason = f"the OS keyring could not {action} it ({type(exc).__name__}: {detail})"
+        raise KeyringUnavailable(reason, key_env) from exc
+
+
+def _backend(key_env: str | None) -> Any:
+    import keyring
+    from keyring.backends import chainer
+
+    backend = keyring.get_keyring()
+    candidates = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
+    usable = [b for b in candidates if _usable(b)]
+    if not usable:
+        raise KeyringUnavailable(key_env=key_env)
+    return usable[0]
+
+
+def _usable(backend: Any) -> bool:
+    from keyring.backends import fail, null
+
+    if isinstance(backend, (fail.Keyring, null.Keyring)):
+        return False
+    return not any(cls.__name__ == "PlaintextKeyring" and cls.__module__.startswith("keyrings.alt")
+                   for cls in type(backend).__mro__)
+
+
+def _meta_path() -> Path:
+    return state_dir() / _META_FILE
+
+
+def _read_meta() -> dict[str, Any]:
+    try:
+        data = json.loads(_meta_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_meta(meta: dict[str, Any]) -> None:
+    path = _meta_path()
+    fd, tmp = tempfile.mkstemp(prefix=".key-meta-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=1, sort_keys=True)
+    os.replace(tmp, path)
