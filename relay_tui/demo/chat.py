@@ -145,8 +145,12 @@ class _Chunks:
         self.usage_null = b',"usage":null' if req.include_usage else b""
         self.suffix = b',"logprobs":null,"finish_reason":null}]' + self.usage_null + b"}\n\n"
         self.head = head
-        self.reasoning_key = b'{"content":"","reasoning":' if "openrouter_reasoning" in faults \
-            else b'{"content":null,"reasoning_content":'
+        if "think_tags" in faults:  # new-api ThinkingToContent: reasoning travels as content
+            self.reasoning_key = b'{"content":'
+        elif "openrouter_reasoning" in faults:
+            self.reasoning_key = b'{"content":"","reasoning":'
+        else:
+            self.reasoning_key = b'{"content":null,"reasoning_content":'
 
     def delta(self, is_reasoning: bool, text: str) -> bytes:
         key = self.reasoning_key if is_reasoning else b'{"content":'
