@@ -52,9 +52,8 @@ def client(demo_relay):
         yield c
 
 
-def stream_raw(client, body, **kw) -> httpx.Response:
-    resp = client.post("/chat/completions", json=body, **kw)
-    return resp
+def stream_raw(client, body) -> httpx.Response:
+    return client.post("/chat/completions", json=body)
 
 
 # ----- models, streaming, auth -------------------------------------------------------------------
@@ -249,7 +248,7 @@ def test_slow_first_byte_is_not_scaled(demo_relay, client):
     with client.stream("POST", "/chat/completions", json=chat_body()) as resp:
         headers_at = time.perf_counter() - start
         resp.read()
-    assert 0.29 <= headers_at < 0.5
+    assert 0.29 <= headers_at < 1.0
 
 
 def test_drop_connection(demo_relay, client):

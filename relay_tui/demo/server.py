@@ -366,7 +366,8 @@ async def _refuse(conn: h11.Connection, writer: asyncio.StreamWriter, status: in
     body = wire.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
     try:
         writer.write(conn.send(h11.Response(status_code=status, headers=[
-            ("content-type", "application/json"), ("content-length", str(len(body))), ("connection", "close")])))
+            ("content-type", "application/json"), ("content-length", str(len(body))),
+            ("x-oneapi-request-id", wire.request_id()), ("connection", "close")])))
         writer.write(conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
         await writer.drain()
     except (ConnectionError, h11.LocalProtocolError):
