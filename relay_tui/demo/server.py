@@ -18,7 +18,7 @@ import h11
 
 from relay_tui.demo import chat, faults as faults_mod, wire
 from relay_tui.demo.books import DIALECTS, PATH_DIALECT, Books, render
-from relay_tui.demo.catalog import AUTO, MODELS, apply_overrides
+from relay_tui.demo.catalog import AUTO, apply_overrides
 
 log = logging.getLogger("relay_tui.demo")
 
@@ -45,7 +45,7 @@ class _Exchange:
     async def head(self, status: int, headers: list[tuple[str, str]]) -> None:
         self.status = status
         await self._send(h11.Response(status_code=status, headers=[("server", "relay-tui-demo"), *headers],
-                                      reason=wire.Reply(status, b"").reason))
+                                      reason=wire.reason(status)))
 
     async def data(self, chunk: bytes) -> None:
         if chunk:
@@ -367,7 +367,7 @@ async def _refuse(conn: h11.Connection, writer: asyncio.StreamWriter, status: in
     try:
         writer.write(conn.send(h11.Response(status_code=status, headers=[
             ("content-type", "application/json"), ("content-length", str(len(body))),
-            ("x-oneapi-request-id", wire.request_id()), ("connection", "close")])))
+            ("x-oneapi-request-id", wire.request_id()), ("connection", "close")], reason=wire.reason(status))))
         writer.write(conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
         await writer.drain()
     except (ConnectionError, h11.LocalProtocolError):

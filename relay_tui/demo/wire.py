@@ -10,18 +10,13 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 NGINX_502 = ("<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n"
              "<center><h1>{status} Bad Gateway</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
              "</body>\r\n</html>\r\n")
 MID_STREAM_ERROR = {"error": {"message": "The server had an error while processing your request. "
                                          "Sorry about that!", "type": "server_error"}}
-
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable"}
-
 
 @dataclass
 class Reply:
@@ -32,9 +27,12 @@ class Reply:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
 
-    @property
-    def reason(self) -> bytes:
-        return _REASONS.get(self.status, "").encode()
+
+def reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def request_id() -> str:
