@@ -91,3 +91,24 @@ def test_unknown_model_or_missing_usage_has_no_cost():
     assert price_of(PLAIN, "no-such-model-anywhere") is None
     assert cost_for(PLAIN, "gpt-4.1", None) is None
     assert cost_for(PLAIN, "gpt-4.1", Usage()) is None
+
+
+# --- end to end: what a finished request against the demo relay says it cost ---------------
+
+@pytest.mark.parametrize(("report_cost", "source"), [(True, "relay"), (False, "genai-prices")])
+async def test_streamed_request_cost_matches_the_relays_books(report_cost, source):
+    from relay_tui.core.client import RelayClient
+    from relay_tui.demo import DEMO_KEY, DemoRelay
+
+    relay = DemoRelay(time_scale=0.0, report_cost=report_cost)
+    profile = Profile(name="demo", base_url=relay.start())
+    try:
+        async with RelayClient(profile, DEMO_KEY) as client:
+            events = [e async for e in client.stream_chat([{"role": "user", "content": "hi"}], "gpt-4.1")]
+    finally:
+        relay.stop()
+    done = events[-1]
+    assert done.cost.source == source and done.cost.estimated == (source != "relay")
+    # the demo's gpt-4.1 list price is genai-prices' ($2/$8 per 1M), so even the estimate is exact
+    assert relay.books()["used_usd"] > 0
+    assert done.cost.usd == pytest.approx(relay.books()["used_usd"], rel=1e-9)

@@ -213,3 +213,75 @@ async def test_a_failing_endpoint_does_not_hide_a_later_dialect():
     with QuotaServer(routes) as srv:
         r = await read(srv.url + "/v1")
     assert r.dialect == "simple"
+
+
+# --- against the demo relay: one account, read through each dialect, checked against its books ---
+
+DEMO_NAMES = {"openrouter": "openrouter", "litellm": "litellm", "newapi-token": "newapi",
+              "billing": "billing", "simple": "quota"}   # our dialect -> the demo relay's switch
+HI = [{"role": "user", "content": "Give me a short markdown table of three fruits."}]
+
+
+@pytest.fixture
+def demo_with():
+    """Start demo relays serving only the given quota dialects (our names); stopped afterwards."""
+    from relay_tui.demo import DEMO_KEY, DemoRelay
+
+    started = []
+
+    def make(*dialects: str) -> DemoRelay:
+        relay = DemoRelay(time_scale=0.0, accept_keys=(DEMO_KEY, TEST_KEY),
+                          quota_dialects={DEMO_NAMES[d] for d in dialects})
+        relay.start()
+        started.append(relay)
+        return relay
+
+    yield make
+    for relay in started:
+        relay.stop()
+
+
+@pytest.mark.parametrize("dialect", list(DEMO_NAMES))
+async def test_each_dialect_matches_the_relays_books_to_the_cent_after_a_request(demo_with, dialect):
+    relay = demo_with(dialect)
+    profile = Profile(name=f"demo-{dialect}", base_url=relay.base_url)
+    async with RelayClient(profile, TEST_KEY) as client:
+        before = await read_quota(client)
+        events = [e async for e in client.stream_chat(HI, "claude-sonnet-4.5")]
+        after = await read_quota(client)
+    books = relay.books()
+    assert books["used_usd"] > 0.001 and events[-1].finish_reason == "stop"
+    assert (before.dialect, after.dialect, after.unit, after.unlimited) == (dialect, dialect, "USD", False)
+    # new-api rounds to whole quota units (500000 = $1), hence 1e-5 rather than exact
+    assert before.used == pytest.approx(0, abs=1e-5) and before.granted == pytest.approx(25.0)
+    assert after.used == pytest.approx(books["used_usd"], abs=1e-5)
+    assert after.remaining == pytest.approx(books["remaining_usd"], abs=1e-5)
+    assert after.remaining < before.remaining
+
+
+@pytest.mark.parametrize(("served", "expected"), [
+    (("openrouter", "litellm", "newapi-token", "billing", "simple"), "openrouter"),
+    (("simple", "billing", "newapi-token", "litellm"), "litellm"),
+    (("simple", "newapi-token"), "newapi-token"),
+    (("simple", "billing"), "billing"),
+])
+async def test_auto_detection_follows_the_reference_probe_order(demo_with, served, expected):
+    relay = demo_with(*served)
+    assert (await read(relay.base_url)).dialect == expected
+
+
+async def test_demo_unlimited_token_and_error_sent_as_200(demo_with):
+    relay = demo_with("billing")
+    relay.set_fault("unlimited_token")
+    r = await read(relay.base_url)
+    assert (r.dialect, r.unlimited, r.granted, r.remaining) == ("billing", True, None, None)
+    relay.clear_faults()
+    relay.set_fault("quota_error_200")
+    with pytest.raises(RelayError, match="database is locked"):
+        await read(relay.base_url, "billing")
+
+
+async def test_demo_with_a_wrong_key_is_an_auth_error(demo_with):
+    relay = demo_with("newapi-token")
+    with pytest.raises(AuthError, match="rejected the key"):
+        await read(relay.base_url, key="sk-not-the-demo-key-0000000000")
