@@ -335,11 +335,12 @@ def test_faults_file_toml_and_json(tmp_path):
     toml = tmp_path / "faults.toml"
     toml.write_text('[[fault]]\nname = "rate_limit"\ntimes = 1\nretry_after = 2\n\n'
                     '[[fault]]\nname = "truncate"\nmodel = "gpt-4.1"\nafter = 3\n')
-    specs = DemoRelay.load_faults(toml)
-    assert [s["name"] for s in specs] == ["rate_limit", "truncate"]
     js = tmp_path / "faults.json"
     js.write_text(json.dumps([{"name": "server_error", "times": 1}]))
-    relay = DemoRelay(time_scale=0, faults=DemoRelay.load_faults(js))
+    relay = DemoRelay(time_scale=0)
+    assert [s["name"] for s in relay.load_faults(toml)] == ["rate_limit", "truncate"]
+    relay.clear_faults()
+    relay.load_faults(js)
     relay.start()
     try:
         with httpx.Client(base_url=relay.base_url, headers=AUTH) as c:
@@ -347,9 +348,13 @@ def test_faults_file_toml_and_json(tmp_path):
             assert c.post("/chat/completions", json=chat_body()).status_code == 200
     finally:
         relay.stop()
-    js.write_text('[{"name": "meteor"}]')
-    with pytest.raises(ValueError, match="faults.json"):
-        DemoRelay.load_faults(js)
+    js.write_text('[{"name": "truncate"}, {"name": "meteor"}]')
+    with pytest.raises(ValueError, match="unknown fault 'meteor'"):
+        relay.load_faults(js)
+    assert relay.faults() == []  # all or none
+    toml.write_text("[[fault]\n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        relay.load_faults(toml)
 
 
 # ----- quota dialects --------------------------------------------------------------------------

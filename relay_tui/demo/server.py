@@ -119,7 +119,7 @@ class DemoRelay:
             loop = asyncio.new_event_loop()
             loop.set_exception_handler(_quiet)
             try:
-                loop.run_until_complete(self.serve_forever(ready=lambda _url: ready.set()))
+                loop.run_until_complete(self.serve_forever(on_ready=lambda _url: ready.set()))
             except BaseException as exc:  # a bind failure is re-raised in the caller's thread
                 failure.append(exc)
             finally:
@@ -145,16 +145,16 @@ class DemoRelay:
             self._thread.join(timeout=5)
             self._thread = None
 
-    async def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
-        """Serve on the caller's loop until cancelled (or `stop()`); `ready(base_url)` once listening."""
+    async def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve on the caller's loop until cancelled (or `stop()`); `on_ready(base_url)` once listening."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         server = await asyncio.start_server(self._connection, self.host, self.port, backlog=1024,
                                             limit=_READ)
         self.port = server.sockets[0].getsockname()[1]
         log.info("demo relay listening on %s", self.base_url)
-        if ready is not None:
-            ready(self.base_url)
+        if on_ready is not None:
+            on_ready(self.base_url)
         try:
             await self._stop.wait()
         finally:
@@ -177,7 +177,13 @@ class DemoRelay:
     def books(self) -> dict:
         return self.account.snapshot()
 
-    load_faults = staticmethod(faults_mod.load_faults)
+    def load_faults(self, path: str) -> list[dict]:
+        """Switch on every fault of a JSON or TOML faults file (all or none: each is validated
+        first); returns the specs. Raises ValueError (bad content) or OSError (unreadable)."""
+        loaded = [faults_mod.Fault.from_spec(spec) for spec in faults_mod.read_faults(path)]
+        for fault in loaded:
+            self.board.set(fault)
+        return [fault.spec() for fault in loaded]
 
     # ----- connections ------------------------------------------------------------------------
 
