@@ -12,7 +12,7 @@ import pytest
 
 from relay_tui.core.client import RelayClient
 from relay_tui.core.errors import AuthError, ConnectionFailed, RelayError
-from relay_tui.core.quota import QuotaUnsupported, read_quota
+from relay_tui.core.quota import DIALECTS, QuotaUnsupported, read_quota
 from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
 from tests.support.quota_server import QuotaServer
@@ -217,8 +217,7 @@ async def test_a_failing_endpoint_does_not_hide_a_later_dialect():
 
 # --- against the demo relay: one account, read through each dialect, checked against its books ---
 
-DEMO_NAMES = {"openrouter": "openrouter", "litellm": "litellm", "newapi-token": "newapi",
-              "billing": "billing", "simple": "quota"}   # our dialect -> the demo relay's switch
+DEMO_DIALECTS = DIALECTS  # the demo relay serves every dialect under the same names
 HI = [{"role": "user", "content": "Give me a short markdown table of three fruits."}]
 
 
@@ -231,7 +230,7 @@ def demo_with():
 
     def make(*dialects: str) -> DemoRelay:
         relay = DemoRelay(time_scale=0.0, accept_keys=(DEMO_KEY, TEST_KEY),
-                          quota_dialects={DEMO_NAMES[d] for d in dialects})
+                          quota_dialects=set(dialects))
         relay.start()
         started.append(relay)
         return relay
@@ -241,7 +240,7 @@ def demo_with():
         relay.stop()
 
 
-@pytest.mark.parametrize("dialect", list(DEMO_NAMES))
+@pytest.mark.parametrize("dialect", DEMO_DIALECTS)
 async def test_each_dialect_matches_the_relays_books_to_the_cent_after_a_request(demo_with, dialect):
     relay = demo_with(dialect)
     profile = Profile(name=f"demo-{dialect}", base_url=relay.base_url)

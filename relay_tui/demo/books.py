@@ -18,10 +18,10 @@ UNLIMITED_USD = 100_000_000  # what one-api / new-api report as the limit of an 
 DIALECTS: dict[str, tuple[str, ...]] = {
     "openrouter": ("/api/v1/key", "/api/v1/auth/key", "/api/v1/credits"),
     "litellm": ("/key/info",),
-    "newapi": ("/api/usage/token",),
+    "newapi-token": ("/api/usage/token",),
     "billing": ("/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage",
                 "/dashboard/billing/subscription", "/dashboard/billing/usage"),
-    "quota": ("/v1/quota",),
+    "simple": ("/v1/quota",),
 }
 PATH_DIALECT = {path: name for name, paths in DIALECTS.items() for path in paths}
 
@@ -79,7 +79,7 @@ def render(path: str, snap: dict, key: str, *, unlimited: bool) -> dict:
             "budget_reset_at": None, "expires": None, "models": [], "tpm_limit": None,
             "rpm_limit": None, "user_id": "demo-user", "team_id": None, "metadata": {},
             "litellm_budget_table": None}}
-    if dialect == "newapi":
+    if dialect == "newapi-token":
         granted_q, used_q = round(granted * QUOTA_PER_USD), round(used * QUOTA_PER_USD)
         return {"code": True, "message": "ok", "data": {
             "object": "token_usage", "name": "Demo Token", "total_granted": granted_q,

@@ -280,7 +280,7 @@ class DemoRelay:
         dialect = PATH_DIALECT[path]
         key = self._key(headers)
         if key is None:
-            if dialect == "newapi":
+            if dialect == "newapi-token":
                 return wire.json_reply(401, {"success": False, "message": "Invalid Bearer token"})
             return wire.invalid_key(rid)
         active = self.board.take_quota(dialect)
