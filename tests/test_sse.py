@@ -8,7 +8,7 @@ import pytest
 
 from relay_tui.core.errors import BadResponse, ServerError, relay_text
 from relay_tui.core.events import Delta, Reasoning
-from relay_tui.core.sse import ChunkParser, ThinkSplitter, iter_text_events
+from relay_tui.core.sse import ChunkParser, StreamDecoder, ThinkSplitter
 
 
 def chunk(content=None, *, role=None, reasoning_content=None, reasoning=None, finish=None,
@@ -22,14 +22,20 @@ def chunk(content=None, *, role=None, reasoning_content=None, reasoning=None, fi
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
 
-async def run(*pieces: bytes, cap: int | None = None):
-    async def source():
-        for piece in pieces:
-            yield piece
-
+def run(*pieces: bytes, cap: int | None = None):
+    """Feed `pieces` as the client does: until [DONE], else to the end of the body."""
     parser = ChunkParser("rt-test")
-    kwargs = {"cap": cap} if cap else {}
-    events = [e async for e in iter_text_events(source(), parser, **kwargs)]
+    decoder = StreamDecoder(parser, **({"cap": cap} if cap else {}))
+    events = []
+    for piece in pieces:
+        events += decoder.feed(piece)
+        if decoder.error:
+            raise decoder.error
+        if parser.done:
+            return events, parser
+    events += decoder.end()
+    if decoder.error:
+        raise decoder.error
     return events, parser
 
 
@@ -37,8 +43,8 @@ def text_of(events, kind=Delta) -> str:
     return "".join(e.text for e in events if isinstance(e, kind))
 
 
-async def test_comments_role_chunk_usage_and_done():
-    events, parser = await run(
+def test_comments_role_chunk_usage_and_done():
+    events, parser = run(
         b": OPENROUTER PROCESSING\n\n",
         chunk("", role="assistant"),
         b": keep-alive\n\n",
@@ -51,36 +57,36 @@ async def test_comments_role_chunk_usage_and_done():
     assert parser.usage.completion_tokens == 2 and parser.usage.relay_cost == 0.0012
 
 
-async def test_usage_alongside_choices_and_crlf_framing_split_anywhere():
+def test_usage_alongside_choices_and_crlf_framing_split_anywhere():
     raw = (chunk("A").replace(b"\n", b"\r\n")
            + chunk("B", finish="length", usage={"prompt_tokens": 1, "completion_tokens": 2}).replace(b"\n", b"\r\n")
            + b"data: [DONE]\r\n\r\n")
     pieces = [raw[i:i + 7] for i in range(0, len(raw), 7)]  # split mid-line, mid-CRLF
-    events, parser = await run(*pieces)
+    events, parser = run(*pieces)
     assert text_of(events) == "AB"
     assert parser.finish_reason == "length" and parser.usage.completion_tokens == 2
 
 
-async def test_multibyte_utf8_split_across_chunks():
+def test_multibyte_utf8_split_across_chunks():
     raw = chunk("héllo ✓ 你好") + b"data: [DONE]\n\n"
-    events, _ = await run(*[raw[i:i + 1] for i in range(len(raw))])
+    events, _ = run(*[raw[i:i + 1] for i in range(len(raw))])
     assert text_of(events) == "héllo ✓ 你好"
 
 
-async def test_non_utf8_bytes_become_replacement_characters():
-    events, parser = await run(b'data: {"choices":[{"delta":{"content":"ok \xff\xfe bytes"}}]}\n\n',
+def test_non_utf8_bytes_become_replacement_characters():
+    events, parser = run(b'data: {"choices":[{"delta":{"content":"ok \xff\xfe bytes"}}]}\n\n',
                                b"data: [DONE]\n\n")
     assert text_of(events) == "ok \ufffd\ufffd bytes" and parser.done
 
 
-async def test_reasoning_content_and_openrouter_reasoning():
-    events, _ = await run(chunk(reasoning_content="think A"), chunk(reasoning="think B"),
+def test_reasoning_content_and_openrouter_reasoning():
+    events, _ = run(chunk(reasoning_content="think A"), chunk(reasoning="think B"),
                           chunk("answer"), b"data: [DONE]\n\n")
     assert events == [Reasoning("think A"), Reasoning("think B"), Delta("answer")]
 
 
-async def test_think_tags_split_across_chunks_become_reasoning():
-    events, _ = await run(chunk("<thi"), chunk("nk>\nstep 1, "), chunk("step 2</th"),
+def test_think_tags_split_across_chunks_become_reasoning():
+    events, _ = run(chunk("<thi"), chunk("nk>\nstep 1, "), chunk("step 2</th"),
                           chunk("ink>\n\nThe answer <think> stays"), b"data: [DONE]\n\n")
     assert text_of(events, Reasoning) == "step 1, step 2"
     assert text_of(events) == "The answer <think> stays"
@@ -106,62 +112,56 @@ def test_think_splitter_leaves_ordinary_answers_alone():
     ({"object": "error", "message": "vLLM ran out of KV cache", "type": "InternalServerError"},
      "vLLM ran out of KV cache"),
 ])
-async def test_mid_stream_errors_in_every_gateway_shape(payload, said):
+def test_mid_stream_errors_in_every_gateway_shape(payload, said):
     with pytest.raises(ServerError) as info:
-        await run(chunk("partial"), b"data: " + json.dumps(payload).encode() + b"\n\n")
+        run(chunk("partial"), b"data: " + json.dumps(payload).encode() + b"\n\n")
     assert str(info.value) == (f"the relay reported an error mid-stream after 1 tokens: {said} "
                                f"[request rt-test]")
 
 
-async def test_finish_reason_error_without_error_object():
+def test_finish_reason_error_without_error_object():
     with pytest.raises(ServerError, match=r"finish_reason=error"):
-        await run(chunk("x", finish="error"))
+        run(chunk("x", finish="error"))
 
 
-async def test_null_finish_reason_stays_unset():
-    _, parser = await run(chunk("x", finish=None), b"data: [DONE]\n\n")
+def test_null_finish_reason_stays_unset():
+    _, parser = run(chunk("x", finish=None), b"data: [DONE]\n\n")
     assert parser.finish_reason is None  # the client reports it as "unspecified"
 
 
-async def test_malformed_json_is_one_line():
+def test_malformed_json_is_one_line():
     with pytest.raises(BadResponse) as info:
-        await run(chunk("ok"), b"data: {\"choices\": [tru\n\n", b"data: [DONE]\n\n")
+        run(chunk("ok"), b"data: {\"choices\": [tru\n\n", b"data: [DONE]\n\n")
     assert str(info.value).startswith("the relay sent malformed JSON in the stream ('{\"choices\": [tru'")
     assert "\n" not in str(info.value)
 
 
-async def test_payload_cut_by_end_of_stream_is_a_cut_off_not_malformed():
-    events, parser = await run(chunk("Hello"), b'data: {"choices":[{"delta":{"con')
+def test_payload_cut_by_end_of_stream_is_a_cut_off_not_malformed():
+    events, parser = run(chunk("Hello"), b'data: {"choices":[{"delta":{"con')
     assert text_of(events) == "Hello" and not parser.done
 
 
-async def test_last_event_without_blank_line_still_counts():
-    _, parser = await run(chunk("x"), b"data: [DONE]")
+def test_last_event_without_blank_line_still_counts():
+    _, parser = run(chunk("x"), b"data: [DONE]")
     assert parser.done
 
 
-async def test_oversized_line_stops_at_the_cap_without_buffering_it_all():
+def test_oversized_line_stops_at_the_cap_without_buffering_it_all():
+    decoder = StreamDecoder(ChunkParser("rt-1"), cap=1024 * 1024)
+    decoder.feed(chunk("before") + b'data: {"choices":[{"delta":{"content":"')
     sent = 0
-
-    async def endless_line():
-        nonlocal sent
-        yield chunk("before")
-        yield b'data: {"choices":[{"delta":{"content":"'
-        while True:
-            sent += 65536
-            yield b"x" * 65536
-
     with pytest.raises(BadResponse) as info:
-        async for _ in iter_text_events(endless_line(), ChunkParser("rt-1"), cap=1024 * 1024):
-            pass
+        while True:
+            decoder.feed(b"x" * 65536)
+            sent += 65536
     assert str(info.value) == ("the relay sent a stream line over 1 MB; stopped reading it — the relay "
                                "or its upstream is misbehaving [request rt-1]")
-    assert sent <= 1024 * 1024 + 65536
+    assert sent <= 1024 * 1024
 
 
-async def test_many_data_lines_in_one_event_hit_the_event_cap():
+def test_many_data_lines_in_one_event_hit_the_event_cap():
     with pytest.raises(BadResponse, match="stream event over"):
-        await run(b"data: x\n" * 200_000, cap=1024 * 1024)
+        run(b"data: x\n" * 200_000, cap=1024 * 1024)
 
 
 def test_relay_text_trims_stacked_request_ids_and_masks_the_key():

@@ -1,0 +1,105 @@
+"""compare (N models at once) and bench (N requests at concurrency C) against the demo relay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from relay_tui.core.client import RelayClient
+from relay_tui.core.errors import RelayError, ServerError
+from relay_tui.core.events import Delta, Done
+from relay_tui.core.fanout import bench, compare, percentile
+from relay_tui.store.profile import Profile
+from tests.conftest import TEST_KEY
+
+HI = [{"role": "user", "content": "hi"}]
+MODELS = ["gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash"]
+
+
+@pytest.fixture
+async def client(demo_relay):
+    async with RelayClient(Profile("p", demo_relay.base_url, max_retries=0), TEST_KEY) as c:
+        yield c
+
+
+def test_percentile_is_nearest_rank():
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert [percentile(values, p) for p in (0, 20, 50, 95, 99, 100)] == [1.0, 1.0, 3.0, 5.0, 5.0, 5.0]
+    assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
+    assert percentile(list(range(1, 101)), 95) == 95
+
+
+async def test_compare_keeps_going_when_one_column_fails(client, demo_relay):
+    demo_relay.set_fault("server_error", model="claude-sonnet-4.5")
+    columns: dict[int, list] = {0: [], 1: [], 2: []}
+    async for index, item in compare(client, MODELS, HI, max_tokens=20):
+        columns[index].append(item)
+    assert isinstance(columns[0][-1], Done) and isinstance(columns[2][-1], Done)
+    assert columns[0][-1].metrics.served_model == "gpt-4.1"
+    assert columns[2][-1].metrics.served_model == "gemini-2.5-flash"
+    assert len(columns[1]) == 1 and isinstance(columns[1][0], ServerError)
+    assert str(columns[1][0]).startswith("the relay failed (HTTP 500)")
+
+
+async def test_compare_streams_concurrently():
+    from relay_tui.demo import DemoRelay
+
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
+        m: {"ttft": 0.2, "tps": 1000.0, "answer_tokens": 5} for m in MODELS})
+    relay.start()
+    try:
+        clients = [RelayClient(Profile(f"p{i}", relay.base_url), TEST_KEY) for i in range(3)]
+        started = time.perf_counter()
+        done = [item async for _, item in compare(clients, MODELS, HI) if isinstance(item, Done)]
+        elapsed = time.perf_counter() - started
+        for c in clients:
+            await c.aclose()
+    finally:
+        relay.stop()
+    assert len(done) == 3 and elapsed < 0.5  # three 0.2 s first tokens overlapped (queued: >= 0.6 s)
+
+
+async def test_closing_compare_cancels_every_stream(client, demo_relay):
+    demo_relay.set_fault("stall", after=2)  # every stream hangs until its client leaves
+    stream = compare(client, MODELS, HI)
+    async for _, item in stream:
+        assert isinstance(item, Delta)
+        break
+    await stream.aclose()
+    deadline = time.perf_counter() + 1.0
+    while demo_relay.books()["requests"] < 3 and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    assert demo_relay.books()["requests"] == 3  # the relay saw all three disconnects
+
+
+def test_compare_needs_one_client_per_model(demo_relay):
+    clients = [RelayClient(Profile("p", demo_relay.base_url), TEST_KEY)]
+    with pytest.raises(ValueError, match="one client per model"):
+        asyncio.run(anext(compare(clients, MODELS, HI)))
+
+
+async def test_bench_counts_errors_and_reports_percentiles(client, demo_relay):
+    demo_relay.set_fault("unavailable", model="gpt-4.1", times=2)
+    progress = []
+    result = await bench(client, ["gpt-4.1", "gemini-2.5-flash"], n=10, concurrency=4, messages=HI,
+                         max_tokens=8, on_progress=lambda done, total: progress.append((done, total)))
+    first, second = result.models
+    assert (first.model, first.requests, first.errors, first.error_rate) == ("gpt-4.1", 10, 2, 0.2)
+    assert (second.requests, second.errors) == (10, 0)  # bench never retries: failures are reported
+    assert progress[-1] == (20, 20) and len(progress) == 20
+    for stats in result.models:
+        assert stats.ttft["p50"] <= stats.ttft["p95"] <= stats.ttft["p99"]
+        assert stats.total["p50"] <= stats.total["p95"] <= stats.total["p99"]
+        assert stats.tokens_per_s_p50 > 0 and stats.requests_per_s > 0
+        assert stats.cost_usd > 0 and not stats.cost_estimated  # the demo relay reports usage.cost
+        assert len(stats.records) == 10
+    failed = [r for r in first.records if r.error is not None]
+    assert len(failed) == 2 and all(isinstance(r.error, RelayError) and r.metrics is None for r in failed)
+    assert all(r.metrics.output_tokens == 8 for r in second.records)
+
+
+async def test_bench_rejects_nonsense(client):
+    with pytest.raises(ValueError):
+        await bench(client, ["gpt-4.1"], n=0, concurrency=1, messages=HI)
