@@ -406,3 +406,21 @@ async def test_litellm_budget_as_400_and_other_4xx(raw_server):
         err = await failure(c)
     assert isinstance(err, BadRequest) and str(err).startswith(
         "the relay rejected the request (HTTP 400): messages: bad role [request rt-")
+
+
+async def test_a_redirect_is_reported_not_followed(raw_server):
+    raw_server.reply = (b"HTTP/1.1 301 Moved\r\nlocation: https://relay.example/v1/chat/completions\r\n"
+                        b"content-type: text/html\r\ncontent-length: 5\r\nconnection: close\r\n\r\n<html>")
+    async with RelayClient(Profile("p", raw_server.url), TEST_KEY) as c:
+        err = await failure(c)
+    assert isinstance(err, BadResponse) and len(raw_server.requests) == 1
+    assert str(err).startswith("the relay redirects (HTTP 301) to https://relay.example/v1/chat/completions"
+                               " — put that address in the profile's base URL [request rt-")
+
+
+async def test_a_website_instead_of_a_relay(raw_server):
+    raw_server.reply = http_reply(200, b"<!doctype html><title>Welcome</title>", "text/html")
+    async with RelayClient(Profile("p", raw_server.url), TEST_KEY) as c:
+        with pytest.raises(BadResponse, match=r"^the relay returned an HTML page, not JSON \(HTTP 200\) — "
+                                              r"is the base URL right\?"):
+            await c.models()

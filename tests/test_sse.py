@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay_tui.core.errors import BadResponse, ServerError, relay_text
 from relay_tui.core.events import Delta, Reasoning
@@ -168,3 +170,28 @@ def test_relay_text_trims_stacked_request_ids_and_masks_the_key():
     text = ("no channel (request id: 2024A) (request id: 2024B)\x1b[2J (request id: 2024C) "
             "key sk-secret-123456789")
     assert relay_text(text, "sk-secret-123456789") == "no channel [2J key sk-…6789 (request id: 2024A)"
+
+
+STREAM = (b": OPENROUTER PROCESSING\n\n" + chunk("", role="assistant") + chunk("<think>\nhm")
+          + chunk("m</think>\n\nOK ") + b"data:  " + chunk("padded")[6:] + b"event: x\ndata: {\"choices\":"
+          + b"\ndata: [{\"delta\":{\"content\":\"multi-line\"}}]}\n\n"
+          + chunk(" caf\u00e9 \u2713", finish="stop").replace(b"\n\n", b"\r\n\r\n")
+          + chunk(choices=False, usage={"completion_tokens": 7}) + b"data: [DONE]\n\n")
+EXPECTED = [Reasoning("hm"), Reasoning("m"), Delta("OK "), Delta("padded"), Delta("multi-line"),
+            Delta(" caf\u00e9 \u2713")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
+def test_any_chunking_gives_the_same_events(cuts):
+    """The fast path and httpx-sse's decoders must agree wherever the network splits the bytes."""
+    bounds = [0, *sorted(cuts), len(STREAM)]
+    events, parser = run(*[STREAM[a:b] for a, b in zip(bounds, bounds[1:]) if b > a])
+    merged = []
+    for event in events:  # a split may cut one think piece in two: compare the joined texts
+        if merged and type(merged[-1]) is type(event) and type(event) is Reasoning:
+            merged[-1] = Reasoning(merged[-1].text + event.text)
+        else:
+            merged.append(event)
+    assert text_of(merged, Reasoning) == "hmm" and [e for e in merged if isinstance(e, Delta)] == EXPECTED[2:]
+    assert parser.done and parser.finish_reason == "stop" and parser.usage.completion_tokens == 7

@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 from relay_tui import __version__
 from relay_tui.core import retry
 from relay_tui.core.errors import (BadResponse, ConnectionFailed, RelayError, RelayTimeout,
-                                   ServerError, TLSFailure, UnknownModel, classify, error_fields)
+                                   ServerError, TLSFailure, UnknownModel, classify, error_fields,
+                                   relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
 from relay_tui.core.records import new_request_id
 from relay_tui.store.profile import Profile
@@ -92,7 +93,7 @@ class RelayClient:
             if self._key:
                 headers["Authorization"] = f"Bearer {self._key}"
             self._http = httpx.AsyncClient(
-                headers=headers, proxy=p.proxy, follow_redirects=True,
+                headers=headers, proxy=p.proxy,  # redirects are reported, not followed (a POST would turn GET)
                 # read: waiting for headers; a stream switches to idle_timeout for its body.
                 # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
                 timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
@@ -149,9 +150,14 @@ class RelayClient:
                     model: str | None = None) -> Any:
         """The JSON body of a reply, or the RelayError it amounts to (HTML, HTTP error, error body)."""
         status = response.status_code
+        if 300 <= status < 400:
+            where = relay_text(response.headers.get("location", "elsewhere"))
+            raise BadResponse(f"the relay redirects (HTTP {status}) to {where} — put that address in "
+                              f"the profile's base URL", status=status, request_id=request_id)
         if "html" in response.headers.get("content-type", "") or raw.lstrip()[:1] == b"<":
-            raise BadResponse(f"the relay returned an HTML error page (HTTP {status}) — is the base "
-                              f"URL right? ({self.profile.base_url})", status=status, request_id=request_id)
+            page = "an HTML error page" if status >= 400 else "an HTML page, not JSON"
+            raise BadResponse(f"the relay returned {page} (HTTP {status}) — is the base URL right? "
+                              f"({self.profile.base_url})", status=status, request_id=request_id)
         body = _json_or_none(raw)
         if status >= 400 or error_fields(body) is not None:
             text = body if body is not None else raw[:500].decode("utf-8", "replace")

@@ -31,7 +31,7 @@ from relay_tui.core.events import Delta, Reasoning, Usage
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
-_decode = json.JSONDecoder().decode
+_raw_decode = json.JSONDecoder().raw_decode  # json.loads minus two regex scans per token
 
 
 class StreamDecoder:
@@ -131,6 +131,11 @@ class ThinkSplitter:
         self._state = "start"  # start -> think -> answer
         self._held = ""
 
+    @property
+    def answering(self) -> bool:
+        """Past any think block: content is answer text from here on."""
+        return self._state == "answer"
+
     def feed(self, text: str) -> list[Delta | Reasoning]:
         if self._state == "answer":
             return [Delta(text)]
@@ -198,8 +203,12 @@ class ChunkParser:
         if data.startswith("[DONE]"):
             self.done = True
             return self._think.flush()
+        if data[0] in " \t":
+            data = data.lstrip()
         try:
-            obj = _decode(data)
+            obj, end = _raw_decode(data)
+            if end != len(data) and data[end:].strip():
+                raise ValueError("trailing data")
         except ValueError:
             raise BadResponse(f"the relay sent malformed JSON in the stream "
                               f"({relay_text(data[:60])!r}…)", request_id=self.request_id) from None
@@ -237,7 +246,10 @@ class ChunkParser:
             self.text_chars += len(reasoning)
         content = delta.get("content")
         if content and type(content) is str:
-            out += self._think.feed(content)
+            if self._think.answering:
+                out.append(Delta(content))
+            else:
+                out += self._think.feed(content)
             self.text_chars += len(content)
         if out:
             self.chunks_with_text += 1
