@@ -180,3 +180,24 @@ async def test_resize_reflows_to_the_new_width():
         whole.set_text(long)
         await settle(pilot, whole)
         assert visible(streamed) == visible(whole)
+
+
+async def test_colours_follow_the_app_theme():
+    app = Columns()
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.theme = "textual-dark"
+        view = app.query_one("#whole", StreamView)
+        view.set_text("# Title\n\nbody\n")
+        await settle(pilot, view)
+
+        def title_colour():
+            row = next(row for row in visible(view) if "Title" in "".join(s.text for s in row))
+            return next(seg.style.color for seg in row if "Title" in seg.text)
+
+        dark = title_colour()
+        assert dark == view.get_component_rich_style("stream-view--h1").color
+        app.theme = "textual-light"
+        await pilot.pause()
+        await settle(pilot, view)
+        assert title_colour() != dark
+        assert title_colour() == view.get_component_rich_style("stream-view--h1").color

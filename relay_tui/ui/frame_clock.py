@@ -8,6 +8,7 @@ key presses are handled between frames even when every column is streaming.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Protocol
 from weakref import WeakKeyDictionary
@@ -28,6 +29,19 @@ class Flushable(Protocol):
 _clocks: WeakKeyDictionary[App, FrameClock] = WeakKeyDictionary()
 
 
+def _freeze_startup_heap() -> None:
+    """Move everything alive at startup (modules, classes, Textual's tree) out of the collector.
+
+    Why: while streaming, short-lived strips and segments trigger a full collection about twice
+    a second, and each one scanned the whole startup heap: 40-100 ms pauses (measured), visible
+    as frame gaps. Frozen objects are never scanned, so full collections cost a fraction. Done
+    once per process, when the first streaming view appears.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 class FrameClock:
     """The app's shared frame clock; get it with `FrameClock.of(app)`."""
 
@@ -42,6 +56,7 @@ class FrameClock:
     def of(cls, app: App) -> FrameClock:
         clock = _clocks.get(app)
         if clock is None:
+            _freeze_startup_heap()
             clock = _clocks[app] = cls(app)
         return clock
 

@@ -17,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from relay_tui.core.sanitize import neutralise
@@ -28,6 +29,7 @@ from relay_tui.ui.markdown_blocks import (
     fence_is_open,
     split_blocks,
 )
+from relay_tui.ui.thumb_scrollbar import ThumbScrollBar
 
 # Component class -> the Rich Markdown style it supplies (colours come from the Textual theme).
 _COMPONENT_STYLES = {
@@ -400,7 +402,19 @@ class StreamView(ScrollView, can_focus=True):
         super().notify_style_update()
         self._style_check = True
         self._strips.clear()
+        if isinstance(self._vertical_scrollbar, ThumbScrollBar):
+            self._vertical_scrollbar.forget_rendering()  # its colours come from our styles
         self._schedule()
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's own creation, but with a bar that re-renders only when its thumb moves."""
+        if self._vertical_scrollbar is None:
+            bar = ThumbScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
