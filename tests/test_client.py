@@ -245,10 +245,11 @@ async def test_no_retry_after_the_first_token(demo_relay):
     demo_relay.set_fault("mid_stream_error", after=3, times=1)
     notices, seen = [], []
     async with RelayClient(Profile("p", demo_relay.base_url, max_retries=3), TEST_KEY) as c:
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerError) as info:
             async for event in c.stream_chat(HI, "gpt-4.1", on_retry=notices.append):
                 seen.append(event)
     assert notices == [] and len(seen) == 3  # the partial answer was delivered, then the error
+    assert info.value.metrics.ttft is not None and info.value.metrics.status == 200
 
 
 async def test_error_before_the_first_token_is_retried(demo_relay):

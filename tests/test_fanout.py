@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
 from relay_tui.core.client import RelayClient
-from relay_tui.core.errors import RelayError, ServerError
+from relay_tui.core.errors import ServerError
 from relay_tui.core.events import Delta, Done
 from relay_tui.core.fanout import bench, compare, percentile
 from relay_tui.store.profile import Profile
@@ -85,19 +86,24 @@ async def test_bench_counts_errors_and_reports_percentiles(client, demo_relay):
     progress = []
     result = await bench(client, ["gpt-4.1", "gemini-2.5-flash"], n=10, concurrency=4, messages=HI,
                          max_tokens=8, on_progress=lambda done, total: progress.append((done, total)))
-    first, second = result.models
+    first, second = result.per_model
     assert (first.model, first.requests, first.errors, first.error_rate) == ("gpt-4.1", 10, 2, 0.2)
+    assert first.error_kinds == {"server": 2}
     assert (second.requests, second.errors) == (10, 0)  # bench never retries: failures are reported
-    assert progress[-1] == (20, 20) and len(progress) == 20
-    for stats in result.models:
-        assert stats.ttft["p50"] <= stats.ttft["p95"] <= stats.ttft["p99"]
-        assert stats.total["p50"] <= stats.total["p95"] <= stats.total["p99"]
-        assert stats.tokens_per_s_p50 > 0 and stats.requests_per_s > 0
+    assert progress == [(i, 20) for i in range(1, 21)]
+    for stats in result.per_model:
+        assert stats.ttft_p50 <= stats.ttft_p95 <= stats.ttft_p99
+        assert stats.total_p50 <= stats.total_p95 <= stats.total_p99
+        assert stats.tps_p50 > 0 and stats.requests_per_s > 0
         assert stats.cost_usd > 0 and not stats.cost_estimated  # the demo relay reports usage.cost
-        assert len(stats.records) == 10
-    failed = [r for r in first.records if r.error is not None]
-    assert len(failed) == 2 and all(isinstance(r.error, RelayError) and r.metrics is None for r in failed)
-    assert all(r.metrics.output_tokens == 8 for r in second.records)
+    assert result.requests == 20 and [r.model for r in result.records] == ["gpt-4.1"] * 10 + [
+        "gemini-2.5-flash"] * 10
+    failed = [r for r in result.records if r.error is not None]
+    assert len(failed) == 2 and all(r.done is None and r.error.request_id for r in failed)
+    assert all(r.done.metrics.output_tokens == 8 for r in result.records[10:])
+    summary = result.as_json()
+    assert summary["requests"] == 20 and summary["models"][0]["error_kinds"] == {"server": 2}
+    json.dumps(summary)  # plain data
 
 
 async def test_bench_rejects_nonsense(client):

@@ -197,6 +197,7 @@ class RelayClient:
             except RelayError as err:
                 delay = None if run.chunks else retry.delay_for(err, attempt, retries)
                 if delay is None:
+                    err.metrics = metrics
                     if attempt > 1:
                         err.message += f" (gave up after {attempt} attempts)"
                         err.args = (err._line(),)

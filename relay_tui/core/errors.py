@@ -14,6 +14,7 @@ class RelayError(Exception):
 
     kind = "error"
     retryable = False
+    metrics = None  # a failed stream_chat attaches its Metrics (timings so far, attempts, status)
 
     def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
                  retry_after: float | None = None):

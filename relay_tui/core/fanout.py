@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Done, Metrics
+from relay_tui.core.events import Done
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
@@ -76,40 +77,57 @@ async def compare(clients_or_client: RelayClient | Sequence[RelayClient], models
 
 @dataclass(slots=True)
 class BenchRecord:
-    """One bench request, for the request log: metrics and cost, or the error it ended with."""
+    """One bench request, for the request log: its Done, or the error it ended with."""
 
     model: str
-    metrics: Metrics | None
-    cost_usd: float | None = None
-    cost_estimated: bool = False
+    started_at: float                       # wall clock, for the log
+    done: Done | None = None
     error: RelayError | None = None
 
 
 @dataclass(slots=True)
 class ModelStats:
+    """One model's figures. Latencies in seconds, None when no request succeeded."""
+
     model: str
     requests: int
     errors: int
     error_rate: float
-    ttft: dict[str, float | None]           # {"p50", "p95", "p99"} seconds
-    total: dict[str, float | None]          # {"p50", "p95", "p99"} seconds
-    tokens_per_s_p50: float | None
+    ttft_p50: float | None
+    ttft_p95: float | None
+    ttft_p99: float | None
+    total_p50: float | None
+    total_p95: float | None
+    total_p99: float | None
+    tps_p50: float | None                   # output tokens/s, (N - 1) / (total - TTFT)
     requests_per_s: float
     cost_usd: float
-    cost_estimated: bool                    # any part of cost_usd was an estimate
+    cost_estimated: bool                    # some of cost_usd is an estimate, or unknown
+    error_kinds: dict[str, int]             # RelayError.kind -> count
     wall: float                             # seconds this model's run took
-    records: list[BenchRecord] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class BenchResult:
-    models: list[ModelStats]
+    per_model: list[ModelStats]
+    records: list[BenchRecord]              # every request, in completion order per model
     n: int
     concurrency: int
+    wall: float
 
+    @property
+    def requests(self) -> int:
+        return len(self.records)
 
-def _pcts(values: list[float]) -> dict[str, float | None]:
-    return {f"p{p}": percentile(values, p) for p in (50, 95, 99)}
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.wall if self.wall > 0 else 0.0
+
+    def as_json(self) -> dict:
+        """Plain data for `relay-tui bench --json` (records left out: they go to the log)."""
+        return {"n": self.n, "concurrency": self.concurrency, "requests": self.requests,
+                "wall_s": self.wall, "requests_per_s": self.requests_per_s,
+                "models": [{f: getattr(s, f) for f in ModelStats.__slots__} for s in self.per_model]}
 
 
 async def bench(client: RelayClient, models: Sequence[str], n: int, concurrency: int,
@@ -121,54 +139,60 @@ async def bench(client: RelayClient, models: Sequence[str], n: int, concurrency:
     if n < 1 or concurrency < 1:
         raise ValueError("bench needs n >= 1 and concurrency >= 1")
     total_requests = n * len(models)
-    done_count = 0
+    records: list[BenchRecord] = []
     stats: list[ModelStats] = []
+    started_all = perf_counter()
     for model in models:
-        records: list[BenchRecord] = []
+        mine: list[BenchRecord] = []
         remaining = n
 
         async def worker() -> None:
-            nonlocal remaining, done_count
+            nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                records.append(await _one(client, model, messages, max_tokens))
-                done_count += 1
+                mine.append(await _one(client, model, messages, max_tokens))
                 if on_progress is not None:
-                    on_progress(done_count, total_requests)
+                    on_progress(len(records) + len(mine), total_requests)
 
         started = perf_counter()
         await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
-        stats.append(_summarise(model, records, perf_counter() - started))
-    return BenchResult(stats, n, concurrency)
+        stats.append(_summarise(model, mine, perf_counter() - started))
+        records += mine
+    return BenchResult(stats, records, n, concurrency, perf_counter() - started_all)
 
 
 async def _one(client: RelayClient, model: str, messages: list[dict],
                max_tokens: int | None) -> BenchRecord:
+    record = BenchRecord(model, time.time())
     try:
         async with aclosing(client.stream_chat(messages, model, max_tokens=max_tokens,
                                                max_retries=0)) as stream:
             async for event in stream:
                 if isinstance(event, Done):
-                    cost = event.cost
-                    return BenchRecord(model, event.metrics, cost.usd if cost else None,
-                                       bool(cost and cost.estimated))
+                    record.done = event
     except RelayError as err:
-        return BenchRecord(model, None, error=err)
-    raise AssertionError("stream_chat ended without Done or an error")  # pragma: no cover
+        record.error = err
+    return record
 
 
 def _summarise(model: str, records: list[BenchRecord], wall: float) -> ModelStats:
-    ok = [r.metrics for r in records if r.metrics is not None]
-    errors = len(records) - len(ok)
-    rates = [m.tokens_per_s for m in ok if m.tokens_per_s is not None]
-    costs = [r for r in records if r.cost_usd is not None]
+    done = [r.done for r in records if r.done is not None]
+    ttft = [d.metrics.ttft for d in done if d.metrics.ttft is not None]
+    total = [d.metrics.total for d in done if d.metrics.total is not None]
+    rates = [d.metrics.tokens_per_s for d in done if d.metrics.tokens_per_s is not None]
+    costs = [d.cost for d in done if d.cost is not None]
+    kinds: dict[str, int] = {}
+    for r in records:
+        if r.error is not None:
+            kinds[r.error.kind] = kinds.get(r.error.kind, 0) + 1
+    errors = len(records) - len(done)
     return ModelStats(
         model=model, requests=len(records), errors=errors,
         error_rate=errors / len(records) if records else 0.0,
-        ttft=_pcts([m.ttft for m in ok if m.ttft is not None]),
-        total=_pcts([m.total for m in ok if m.total is not None]),
-        tokens_per_s_p50=percentile(rates, 50),
+        ttft_p50=percentile(ttft, 50), ttft_p95=percentile(ttft, 95), ttft_p99=percentile(ttft, 99),
+        total_p50=percentile(total, 50), total_p95=percentile(total, 95),
+        total_p99=percentile(total, 99), tps_p50=percentile(rates, 50),
         requests_per_s=len(records) / wall if wall > 0 else 0.0,
-        cost_usd=sum(r.cost_usd for r in costs),  # type: ignore[misc]
-        cost_estimated=any(r.cost_estimated for r in costs) or len(costs) < len(ok),
-        wall=wall, records=records)
+        cost_usd=sum(c.usd for c in costs),
+        cost_estimated=any(c.estimated for c in costs) or len(costs) < len(done),
+        error_kinds=kinds, wall=wall)
