@@ -150,13 +150,13 @@ async def test_stream_options_rejected_then_resent_without(client, demo_relay):
      "Please try again in 2s. (retry after 2 s)"),
     ("html_error", {"status": 502}, BadResponse, "the relay returned an HTML error page (HTTP 502) — is "
      "the base URL right? (BASE)"),
-    ("auth", {}, AuthError, "the relay rejected the key for profile work: 无效的令牌 (request id: ID) — "
+    ("auth", {}, AuthError, "the relay rejected the key for profile work (HTTP 401): 无效的令牌 (request id: ID) — "
      "run `relay-tui keys set work`"),
-    ("no_credit", {"style": "openrouter"}, QuotaExhausted, "out of credit on profile work: Insufficient "
+    ("no_credit", {"style": "openrouter"}, QuotaExhausted, "out of credit on profile work (HTTP 402): Insufficient "
      "credits. Add more using https://openrouter.ai/settings/credits — top up or check `relay-tui quota`"),
-    ("no_credit", {"style": "oneapi"}, QuotaExhausted, "out of credit on profile work: 用户额度不足, "
+    ("no_credit", {"style": "oneapi"}, QuotaExhausted, "out of credit on profile work (HTTP 403): 用户额度不足, "
      "剩余额度: ＄0.000000 (request id: ID) — top up or check `relay-tui quota`"),
-    ("no_credit", {"style": "openai"}, QuotaExhausted, "out of credit on profile work: You exceeded your "
+    ("no_credit", {"style": "openai"}, QuotaExhausted, "out of credit on profile work (HTTP 429): You exceeded your "
      "current quota, please check your plan and billing details. — top up or check `relay-tui quota`"),
     ("stacked_request_ids", {"hops": 3}, ServerError, "the relay failed (HTTP 503): 当前分组 default 下对于"
      "模型 gpt-4.1 无可用渠道 (request id: ID)"),
@@ -184,7 +184,7 @@ async def test_fault_messages(client, demo_relay, fault, params, kind, message):
 async def test_unknown_model_suggests_the_closest(client):
     err = await failure(client, "gpt-4.2")
     assert isinstance(err, UnknownModel)
-    assert re.fullmatch(r"the relay does not serve model 'gpt-4.2': The model `gpt-4.2` does not exist "
+    assert re.fullmatch(r"the relay does not serve model 'gpt-4.2' \(HTTP 404\): The model `gpt-4.2` does not exist "
                         r"— did you mean gpt-4.1\? " + RID, str(err))
 
 

@@ -168,17 +168,18 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
     low = f"{code} {message}".lower()
     tail = f": {said}" if said else ""
     kw = dict(status=status, request_id=request_id)
+    http = f" (HTTP {status})" if status != 200 else ""
 
     exhausted = any(c in low for c in _QUOTA_CODES) or "额度" in message  # 1A: "额度已用尽"
     if status == 402 or exhausted:
-        return QuotaExhausted(f"out of credit on profile {profile}{tail} — top up or check "
+        return QuotaExhausted(f"out of credit on profile {profile}{http}{tail} — top up or check "
                               f"`relay-tui quota`", **kw)
     if status == 401:
-        return AuthError(f"the relay rejected the key for profile {profile}{tail} — "
+        return AuthError(f"the relay rejected the key for profile {profile}{http}{tail} — "
                          f"run `relay-tui keys set {profile}`", **kw)
     if status == 404 or "model_not_found" in low:
         what = f"model {model!r}" if model else "the requested model"
-        return UnknownModel(f"the relay does not serve {what}{tail}", **kw)
+        return UnknownModel(f"the relay does not serve {what}{http}{tail}", **kw)
     if status == 403:
         return Forbidden(f"the relay refused the request (HTTP 403){tail}", **kw)
     if status == 429:
