@@ -6,18 +6,22 @@ Every fault's message is asserted as the line a user sees.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import socket
 import time
 from contextlib import aclosing
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
 from relay_tui.core.client import JsonReply, ModelInfo, RelayClient
 from relay_tui.core.errors import (AuthError, BadRequest, BadResponse, ConnectionFailed, QuotaExhausted,
                                    RateLimited, RelayError, RelayTimeout, ServerError, TLSFailure,
-                                   UnknownModel)
+                                   UnknownModel, classify)
 from relay_tui.core.events import Delta, Done, Reasoning, Usage
+from relay_tui.core.retry import backoff, retry_after
 from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
 
@@ -425,3 +429,46 @@ async def test_a_website_instead_of_a_relay(raw_server):
         with pytest.raises(BadResponse, match=r"^the relay returned an HTML page, not JSON \(HTTP 200\) — "
                                               r"is the base URL right\?"):
             await c.models()
+
+
+# -- pure parts: classification and retry timing -------------------------------------------------
+
+@pytest.mark.parametrize("status, body, kind, line", [
+    (403, {"error": {"message": "model gpt-5 not allowed for this token", "type": "one_api_error"}},
+     "forbidden", "the relay refused the request (HTTP 403): model gpt-5 not allowed for this token"),
+    (403, {"error": {"message": "额度不足", "code": "pre_consume_token_quota_failed"}}, "quota",
+     "out of credit on profile p (HTTP 403): 额度不足 — top up or check `relay-tui quota`"),
+    (401, {"error": {"message": "令牌 x（#3）额度已用尽 (request id: 9)", "type": "one_api_error"}}, "quota",
+     "out of credit on profile p (HTTP 401): 令牌 x（#3）额度已用尽 (request id: 9) — top up or check "
+     "`relay-tui quota`"),
+    (429, {"error": {"message": "Budget exceeded", "type": "budget_exceeded", "code": "429"}}, "quota",
+     "out of credit on profile p (HTTP 429): Budget exceeded — top up or check `relay-tui quota`"),
+    (400, {"error": {"message": "no such model", "code": "model_not_found"}}, "model",
+     "the relay does not serve model 'x' (HTTP 400): no such model"),
+    (408, {"error": "upstream timed out"}, "server", "the relay failed (HTTP 408): upstream timed out"),
+    (422, "plain text body", "request", "the relay rejected the request (HTTP 422): plain text body"),
+    (503, {"object": "error", "message": "no KV cache", "type": "x"}, "server",
+     "the relay failed (HTTP 503): no KV cache"),
+    (502, {"error": {"code": 502, "message": "Provider returned error",
+                     "metadata": {"raw": "upstream said no"}}}, "server",
+     "the relay failed (HTTP 502): Provider returned error: upstream said no"),
+])
+def test_classify_error_shapes(status, body, kind, line):
+    err = classify(status, body, profile="p", request_id=None, model="x")
+    assert (err.kind, str(err)) == (kind, line)
+
+
+def test_retry_after_headers():
+    assert retry_after({"retry-after-ms": "250", "retry-after": "3"}) == 0.25
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after": "3600"}) == 60.0  # capped
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 28 <= retry_after({"retry-after": soon}) <= 30
+    assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None
+
+
+def test_backoff_is_full_jitter_under_the_cap():
+    rng = random.Random(7)
+    for attempt, ceiling in ((1, 0.5), (2, 1.0), (4, 4.0), (10, 20.0)):
+        delays = [backoff(attempt, rng) for _ in range(200)]
+        assert 0 <= min(delays) < ceiling / 4 and ceiling * 3 / 4 < max(delays) <= ceiling
