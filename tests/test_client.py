@@ -472,3 +472,13 @@ def test_backoff_is_full_jitter_under_the_cap():
     for attempt, ceiling in ((1, 0.5), (2, 1.0), (4, 4.0), (10, 20.0)):
         delays = [backoff(attempt, rng) for _ in range(200)]
         assert 0 <= min(delays) < ceiling / 4 and ceiling * 3 / 4 < max(delays) <= ceiling
+
+
+async def test_a_badly_pasted_key(demo_relay):
+    async with RelayClient(Profile("p", demo_relay.base_url), f"  {TEST_KEY}\n") as c:
+        assert (await collect(c))[-1].finish_reason == "stop"  # surrounding whitespace is dropped
+    async with RelayClient(Profile("p", demo_relay.base_url), "sk-tést\u200bkey") as c:
+        err = await failure(c)
+    assert isinstance(err, AuthError) and str(err) == (
+        "the key for profile p contains spaces, line breaks or non-ASCII characters (a bad paste?) — "
+        "run `relay-tui keys set p`")

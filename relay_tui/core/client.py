@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from relay_tui import __version__
 from relay_tui.core import retry
-from relay_tui.core.errors import (BadResponse, ConnectionFailed, RelayError, RelayTimeout,
+from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
                                    ServerError, TLSFailure, UnknownModel, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
@@ -65,7 +65,7 @@ class _RejectsStreamOptions(Exception):
 class RelayClient:
     def __init__(self, profile: Profile, api_key: str | None):
         self.profile = profile
-        self._key = api_key
+        self._key = api_key.strip() if api_key else None  # a pasted key often ends in a newline
         self._http: httpx.AsyncClient | None = None
         self._send_stream_options = True  # cleared for good once the relay rejects it
         split = urlsplit(profile.base_url)
@@ -91,6 +91,10 @@ class RelayClient:
             p = self.profile
             headers = {"User-Agent": f"relay-tui/{__version__}", **p.headers}
             if self._key:
+                if not (self._key.isascii() and self._key.isprintable() and " " not in self._key):
+                    raise AuthError(f"the key for profile {p.name} contains spaces, line breaks or "
+                                    f"non-ASCII characters (a bad paste?) — run "
+                                    f"`relay-tui keys set {p.name}`")
                 headers["Authorization"] = f"Bearer {self._key}"
             self._http = httpx.AsyncClient(
                 headers=headers, proxy=p.proxy,  # redirects are reported, not followed (a POST would turn GET)
@@ -389,10 +393,10 @@ class RelayClient:
             return RelayTimeout(f"could not connect to {host} within {self.profile.connect_timeout:g} s "
                                 f"(connect timeout)", request_id=request_id)
         if isinstance(cause, ssl.SSLError):
-            return TLSFailure(f"TLS handshake with {host} failed: {_reason(cause)} — check the base URL "
+            return TLSFailure(f"TLS handshake with {host} failed: {self._reason(cause)} — check the base URL "
                               f"(https vs http) or your CA bundle (SSL_CERT_FILE)", request_id=request_id)
         if isinstance(exc, httpx.ProxyError):
-            return ConnectionFailed(f"the proxy failed on the way to {host}: {_reason(cause)}",
+            return ConnectionFailed(f"the proxy failed on the way to {host}: {self._reason(cause)}",
                                     request_id=request_id)
         if isinstance(exc, httpx.ConnectError):
             if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
@@ -400,7 +404,7 @@ class RelayClient:
             elif "name" in str(cause).lower() or "getaddrinfo" in str(cause).lower():
                 why = "the host name does not resolve (check the base URL, or your network)"
             else:
-                why = _reason(cause)
+                why = self._reason(cause)
             return ConnectionFailed(f"could not connect to {host}: {why}", request_id=request_id)
         if isinstance(exc, httpx.TimeoutException):
             return RelayTimeout(f"the relay at {host} timed out ({type(exc).__name__})",
@@ -413,7 +417,12 @@ class RelayClient:
         if chunks:
             return _cut_off(chunks, request_id)
         return ConnectionFailed(f"the relay at {host} closed the connection without answering "
-                                f"({_reason(cause)})", request_id=request_id)
+                                f"({self._reason(cause)})", request_id=request_id)
+
+    def _reason(self, exc: BaseException) -> str:
+        """An exception's own words, one line, the key masked should it quote a header."""
+        text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        return relay_text(str(text or type(exc).__name__), self._key)
 
     async def _suggest_model(self, err: UnknownModel, model: str) -> UnknownModel:
         """Add "did you mean …?" from /models (best effort: the original error stands alone)."""
@@ -509,8 +518,3 @@ def _root_cause(exc: BaseException) -> BaseException:
     while seen.__cause__ is not None or seen.__context__ is not None:
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
     return seen
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())[:200]
