@@ -25,6 +25,7 @@ from rich.syntax import Syntax
 from rich.theme import Theme
 
 Line = list[Segment]
+PackedLine = tuple  # (text, style index, text, style index, ...): see Palette
 
 # The parser Rich's Markdown uses, so block boundaries agree with how Rich renders a block.
 _PARSER = MarkdownIt("commonmark").enable("strikethrough").enable("table")
@@ -36,7 +37,7 @@ class Block:
 
     source: str
     fence_lang: str | None = None  # set for a top-level ``` fence: rendered with Syntax
-    lines: list[Line] = field(default_factory=list)
+    lines: list[PackedLine] = field(default_factory=list)
     width: int = 0  # the width `lines` were rendered at; 0 = not rendered yet
     style_epoch: int = -1  # the renderer generation `lines` were rendered with
     first_line: int = 0  # line (in the parsed text) where markdown-it says the block starts
@@ -122,6 +123,35 @@ def _trim(lines: list[Line]) -> list[Line]:
     return lines[start:end]
 
 
+class Palette:
+    """Styles by index, so stored lines are tuples of str and int only.
+
+    Why: CPython stops tracking such tuples in the garbage collector, so a long answer's
+    thousands of rendered lines add nothing to the cost of a full collection (a list of Rich
+    `Segment`s per line made those pauses grow with the answer).
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[Style | None, int] = {}
+        self._styles: list[Style | None] = []
+
+    def pack(self, line: Line) -> PackedLine:
+        packed: list[str | int] = []
+        for text, style, control in line:
+            if control:  # Rich emits none for markdown; never pass one to the terminal
+                continue
+            index = self._index.get(style)
+            if index is None:
+                index = self._index[style] = len(self._styles)
+                self._styles.append(style)
+            packed += (text, index)
+        return tuple(packed)
+
+    def unpack(self, packed: PackedLine) -> Line:
+        styles = self._styles
+        return [Segment(packed[i], styles[packed[i + 1]]) for i in range(0, len(packed), 2)]
+
+
 class BlockRenderer:
     """Renders blocks with one set of styles (from the Textual theme) and one code theme.
 
@@ -130,7 +160,8 @@ class BlockRenderer:
 
     _epochs = 0
 
-    def __init__(self, styles: dict[str, Style], code_theme: str, code_background: Style):
+    def __init__(self, styles: dict[str, Style], code_theme: str, code_background: Style,
+                 palette: Palette):
         BlockRenderer._epochs += 1
         self.epoch = BlockRenderer._epochs
         self._console = Console(
@@ -148,19 +179,20 @@ class BlockRenderer:
         self._code_theme_name = code_theme
         self._code_bg = code_background.bgcolor
         self._lexers: dict[str, Lexer] = {}
+        self._palette = palette
 
-    def render(self, block: Block, width: int) -> list[Line]:
+    def render(self, block: Block, width: int) -> list[PackedLine]:
         """Render a whole block at `width` (rich markup in the source stays literal text)."""
         if block.fence_lang is not None:
             return self._syntax(fence_code(block), block.fence_lang, width)
         markdown = Markdown(block.source, code_theme=self._code_theme_name, hyperlinks=False)
-        return _trim(self._lines(markdown, width))
+        return self._pack(_trim(self._lines(markdown, width)))
 
-    def render_code_line(self, line: str, lang: str, width: int) -> list[Line]:
+    def render_code_line(self, line: str, lang: str, width: int) -> list[PackedLine]:
         """One line of an open fence: finished lines are rendered once, by the caller's cache."""
         return self._syntax(line, lang, width)
 
-    def _syntax(self, code: str, lang: str, width: int) -> list[Line]:
+    def _syntax(self, code: str, lang: str, width: int) -> list[PackedLine]:
         syntax = Syntax(
             code,
             self._lexer(lang),
@@ -169,7 +201,7 @@ class BlockRenderer:
             word_wrap=True,
             padding=(0, 1),
         )
-        return self._lines(syntax, width)
+        return self._pack(self._lines(syntax, width))
 
     def _lexer(self, lang: str) -> Lexer:
         if lang not in self._lexers:
@@ -178,6 +210,9 @@ class BlockRenderer:
             except ClassNotFound:
                 self._lexers[lang] = TextLexer()
         return self._lexers[lang]
+
+    def _pack(self, lines: list[Line]) -> list[PackedLine]:
+        return [self._palette.pack(line) for line in lines]
 
     def _lines(self, renderable: object, width: int) -> list[Line]:
         options = self._console.options.update_width(max(1, width))

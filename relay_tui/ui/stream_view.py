@@ -25,7 +25,8 @@ from relay_tui.ui.frame_clock import FrameClock
 from relay_tui.ui.markdown_blocks import (
     Block,
     BlockRenderer,
-    Line,
+    PackedLine,
+    Palette,
     fence_is_open,
     split_blocks,
 )
@@ -100,6 +101,7 @@ class StreamView(ScrollView, can_focus=True):
     def __init__(self, text: str = "", *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self._palette = Palette()  # shared by every renderer this view makes
         self._reset()
         self._renderer: BlockRenderer | None = None
         self._renderer_key: object = None
@@ -119,10 +121,10 @@ class StreamView(ScrollView, can_focus=True):
         self._tail_dirty = False
         self._finishing = False
         self._blocks: list[Block] = []  # frozen blocks, each rendered once per width
-        self._lines: list[Line] = []  # frozen blocks' lines, one blank line between blocks
+        self._lines: list[PackedLine] = []  # frozen blocks' lines, one blank line between blocks
         self._live: list[Block] = []  # the tail's blocks as rendered last frame
-        self._live_lines: list[Line] = []
-        self._fence: tuple[tuple[int, int, str], list[list[Line]]] | None = None  # open fence line cache
+        self._live_lines: list[PackedLine] = []
+        self._fence: tuple[tuple[int, int, str], list[list[PackedLine]]] | None = None  # open fence line cache
         self._reflow = False
         self._strips: dict[int, Strip] = {}  # visible rows only, by content line
         self._shown_frozen = 0  # len(self._lines) when last published: rows below it changed
@@ -222,7 +224,7 @@ class StreamView(ScrollView, can_focus=True):
             self._extend(self._lines, block.lines)
         if frozen:
             self._fence = None
-        live_lines: list[Line] = []
+        live_lines: list[PackedLine] = []
         for index, block in enumerate(live):
             if index == len(live) - 1 and block.fence_lang is not None and fence_is_open(block):
                 lines = self._open_fence_lines(block, index, renderer)
@@ -241,7 +243,7 @@ class StreamView(ScrollView, can_focus=True):
         if final:
             self._finishing = False
 
-    def _open_fence_lines(self, block: Block, index: int, renderer: BlockRenderer) -> list[Line]:
+    def _open_fence_lines(self, block: Block, index: int, renderer: BlockRenderer) -> list[PackedLine]:
         """An open fence, line by line: finished code lines are rendered once."""
         opener, *code = block.source.split("\n")
         key = (len(self._blocks), index, opener)
@@ -263,11 +265,11 @@ class StreamView(ScrollView, can_focus=True):
         block.style_epoch = renderer.epoch
 
     @staticmethod
-    def _extend(lines: list[Line], block_lines: list[Line]) -> None:
+    def _extend(lines: list[PackedLine], block_lines: list[PackedLine]) -> None:
         if not block_lines:
             return
         if lines:
-            lines.append([])
+            lines.append(())
         lines.extend(block_lines)
 
     # -- re-flow on width or theme change ------------------------------------------------------
@@ -317,7 +319,7 @@ class StreamView(ScrollView, can_focus=True):
         if key != self._renderer_key:
             self._renderer_key = key
             self._renderer = BlockRenderer(
-                styles, _CODE_THEMES[dark], styles["markdown.code_block"])
+                styles, _CODE_THEMES[dark], styles["markdown.code_block"], self._palette)
             self._start_reflow()
 
     def _ensure_renderer(self) -> BlockRenderer:
@@ -349,18 +351,18 @@ class StreamView(ScrollView, can_focus=True):
         self.refresh_lines(changed, total - changed + 1)
         self.flushed_at = time.perf_counter()
 
-    def _line(self, index: int) -> Line:
+    def _line(self, index: int) -> PackedLine:
         if index < len(self._lines):
             return self._lines[index]
         index -= len(self._lines)
         if index < len(self._live_lines):
             return self._live_lines[index]
-        return []
+        return ()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Serve cached strips per content line (no per-row style pass, see textual notes)."""
         scroll_y = self.scroll_offset.y
-        width = self.scrollable_content_region.width
+        width = self.size.width  # the crop spans the scrollbar's cells too; it is drawn on top
         base = self.rich_style
         strips = self._strips
         if len(strips) > 4 * max(1, self.size.height):
@@ -370,7 +372,8 @@ class StreamView(ScrollView, can_focus=True):
             index = scroll_y + y
             strip = strips.get(index)
             if strip is None:
-                strip = Strip(list(Segment.apply_style(self._line(index), base)))
+                segments = self._palette.unpack(self._line(index))
+                strip = Strip(list(Segment.apply_style(segments, base)))
                 strip = strip.adjust_cell_length(width, base)
                 for line_filter in self.get_line_filters():
                     strip = strip.apply_filter(line_filter, self.background_colors[1])
