@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 from relay_tui.core.errors import RelayError
 
@@ -37,6 +36,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return _capped(float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare form; the module costs ~5 ms to import
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
