@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay_tui.core.errors import BadResponse, ServerError, relay_text
+from relay_tui.core.errors import BadResponse, QuotaExhausted, ServerError, relay_text
 from relay_tui.core.events import Delta, Reasoning
 from relay_tui.core.sse import ChunkParser, StreamDecoder, ThinkSplitter
 
@@ -119,6 +119,12 @@ def test_mid_stream_errors_in_every_gateway_shape(payload, said):
         run(chunk("partial"), b"data: " + json.dumps(payload).encode() + b"\n\n")
     assert str(info.value) == (f"the relay reported an error mid-stream after 1 tokens: {said} "
                                f"[request rt-test]")
+
+
+def test_a_quota_error_sent_as_a_stream_event_keeps_its_kind():
+    payload = {"error": {"message": "用户额度不足", "type": "new_api_error", "code": "insufficient_user_quota"}}
+    with pytest.raises(QuotaExhausted, match=r"^out of credit on profile \?: 用户额度不足 — top up"):
+        run(b"data: " + json.dumps(payload).encode() + b"\n\n")
 
 
 def test_finish_reason_error_without_error_object():

@@ -255,7 +255,7 @@ class RelayClient:
             m.relay_request_id = next(
                 (response.headers[h] for h in RELAY_ID_HEADERS
                  if h in response.headers and response.headers[h] != request_id), None)
-            parser = ChunkParser(request_id, self._key)
+            parser = ChunkParser(request_id, self._key, self.profile.name)
             decoder = StreamDecoder(parser)
             ctype = response.headers.get("content-type", "")
             if response.status_code != 200 or "json" in ctype or "html" in ctype:

@@ -26,7 +26,8 @@ import json
 # The decoders are not re-exported by httpx-sse; pyproject pins it below 1.0.
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
-from relay_tui.core.errors import BadResponse, RelayError, ServerError, error_fields, relay_text
+from relay_tui.core.errors import (BadResponse, RelayError, ServerError, classify, error_fields,
+                                   relay_text)
 from relay_tui.core.events import Delta, Reasoning, Usage
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
@@ -184,9 +185,10 @@ def _partial_suffix(text: str, tag: str) -> int:
 class ChunkParser:
     """Reads chat.completion.chunk JSON payloads; keeps what the end of the stream needs."""
 
-    def __init__(self, request_id: str | None = None, secret: str | None = None):
+    def __init__(self, request_id: str | None = None, secret: str | None = None, profile: str = "?"):
         self.request_id = request_id
         self.secret = secret
+        self.profile = profile
         self.served_model: str | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -217,8 +219,10 @@ class ChunkParser:
                               request_id=self.request_id)
         if "error" in obj or "success" in obj or obj.get("object") == "error":
             fields = error_fields(obj)
-            if fields is not None:
-                raise self._error(fields[0])
+            if fields is not None:  # quota / model errors keep their kind; the rest are mid-stream
+                err = classify(200, obj, profile=self.profile, request_id=self.request_id,
+                               secret=self.secret)
+                raise self._error(fields[0]) if type(err) is ServerError else err
         if self.served_model is None:
             model = obj.get("model")
             if isinstance(model, str) and model:
