@@ -109,8 +109,9 @@ class RelayClient:
         base = (self.profile.root_url if root else self.profile.base_url).rstrip("/")
         return base + "/" + path.lstrip("/")
 
-    def _classify(self, status: int, body: object, request_id: str, headers: Any,
+    def classify_reply(self, status: int, body: object, request_id: str, headers: Any,
                   model: str | None = None) -> RelayError:
+        """The RelayError for a failed reply, in this profile's words and with the key masked."""
         return classify(status, body, profile=self.profile.name, request_id=request_id,
                         retry_after=retry.retry_after(headers), secret=self._key, model=model)
 
@@ -165,7 +166,7 @@ class RelayClient:
         body = _json_or_none(raw)
         if status >= 400 or error_fields(body) is not None:
             text = body if body is not None else raw[:500].decode("utf-8", "replace")
-            raise self._classify(status, text, request_id, response.headers, model)
+            raise self.classify_reply(status, text, request_id, response.headers, model)
         if body is None:
             raise BadResponse(f"the relay's reply (HTTP {status}) is not JSON — is the base URL right?",
                               status=status, request_id=request_id)
@@ -339,7 +340,7 @@ class RelayClient:
         except UnknownModel as err:
             raise await self._suggest_model(err, model) from None
         if status != 200:
-            raise self._classify(status, body, request_id, response.headers, model)
+            raise self.classify_reply(status, body, request_id, response.headers, model)
         return json.dumps(body).encode()
 
     @staticmethod

@@ -125,13 +125,13 @@ class _Relay:
         where = f"GET {self.shown(path, root)}"
         request_id = reply.headers.get("x-oneapi-request-id")
         if reply.status == 401:
-            raise self.client._classify(401, reply.body, request_id, reply.headers)
+            raise self.client.classify_reply(401, reply.body, request_id, reply.headers)
         if reply.is_html or reply.status in (404, 405):
             raise _NotHere(f"{where}: HTTP {reply.status}{' (HTML page)' if reply.is_html else ''}")
         if reply.status >= 400 or error_fields(reply.body) is not None:
             # one-api/new-api send errors with HTTP 200; an error body is a failure at any status.
             # The client's classifier also masks the key if the relay echoes it.
-            raise self.client._classify(reply.status, reply.body, request_id, reply.headers)
+            raise self.client.classify_reply(reply.status, reply.body, request_id, reply.headers)
         if not isinstance(reply.body, dict):
             raise _NotHere(f"{where}: not a JSON object")
         return reply.body
