@@ -111,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_tui(args: argparse.Namespace) -> int:
-    print("relay-tui: the TUI is not built yet; try `relay-tui --demo chat -m auto \"hello\"` "
-          "or `relay-tui --help`", file=sys.stderr)
-    return EXIT_USAGE
+    from relay_tui.app import AppOptions, make_app
+    from relay_tui.store.config import ConfigError
+    from relay_tui.store.history import HistoryError
+
+    try:
+        app = make_app(AppOptions(profile=args.profile, base_url=args.base_url, demo=args.demo))
+    except (ConfigError, HistoryError) as exc:
+        print(f"relay-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    app.run()
+    return app.return_code or EXIT_OK

@@ -1,0 +1,180 @@
+"""The Textual app: four panes over one core Session, a status line, palette and pickers.
+
+`make_app(options)` builds exactly what `relay-tui` runs, so tests, the screenshot command and
+the benchmarks construct the same app a user gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from relay_tui.core.session import Session, demo_session, open_session
+from relay_tui.core.target import SetupError
+from relay_tui.store.config import Settings, load_settings, set_ui_value
+from relay_tui.store.history import History
+from relay_tui.ui import themes
+from relay_tui.ui.chat_pane import ChatPane
+from relay_tui.ui.compare_pane import ComparePane
+from relay_tui.ui.placeholder_panes import LatencyPane, QuotaPane
+from relay_tui.ui.status_bar import StatusBar
+
+PANES = (("chat", "Chat", "f2"), ("compare", "Compare", "f3"), ("quota", "Quota", "f4"),
+         ("latency", "Latency", "f5"))
+
+
+@dataclass
+class AppOptions:
+    profile: str | None = None
+    base_url: str | None = None
+    demo: bool = False
+
+
+class RelayApp(App):
+    TITLE = "relay-tui"
+    CSS_PATH = "ui/app.tcss"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        *(Binding(key, f"show_pane('{pane}')", title) for pane, title, key in PANES),
+        Binding("ctrl+o", "pick_profile", "Profile"),
+        Binding("ctrl+t", "pick_model", "Model"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    model: reactive[str | None] = reactive(None)
+
+    def __init__(self, settings: Settings, history: History, session: Session | None,
+                 setup_problem: str | None = None):
+        super().__init__()
+        self.settings = settings
+        self.history = history
+        self.session = session
+        self.setup_problem = setup_problem
+        self.theme_problems = themes.register_all(self)
+        self.theme = themes.initial_theme(self, settings.theme)
+        if session is not None:
+            self.set_reactive(RelayApp.model, session.default_model)
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="panes", initial="chat"):
+            with TabPane("Chat", id="chat"):
+                yield ChatPane()
+            with TabPane("Compare", id="compare"):
+                yield ComparePane()
+            with TabPane("Quota", id="quota"):
+                yield QuotaPane()
+            with TabPane("Latency", id="latency"):
+                yield LatencyPane()
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for problem in self.theme_problems:
+            self.notify(problem, title="Theme", severity="warning", timeout=10)
+        if self.session is None:
+            from relay_tui.ui.first_run import FirstRunScreen
+
+            self.push_screen(FirstRunScreen(self.setup_problem), self._first_run_done)
+        else:
+            self.refresh_status()
+
+    # -- session --------------------------------------------------------------------------------
+
+    def _first_run_done(self, session: Session | None) -> None:
+        if session is None:
+            self.exit()
+            return
+        self.use_session(session)
+
+    def use_session(self, session: Session) -> None:
+        """Switch every pane to another relay profile."""
+        old, self.session = self.session, session
+        if old is not None and old is not session:
+            self.run_worker(old.aclose(), group="close-session")
+        self.model = session.default_model
+        self.refresh_status()
+        for pane in self.query("ChatPane, ComparePane"):
+            pane.session_changed()
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusBar).show(self.session, self.model)
+
+    def watch_model(self) -> None:
+        self.refresh_status()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_show_pane(self, pane: str) -> None:
+        self.query_one("#panes", TabbedContent).active = pane
+
+    def action_help(self) -> None:
+        from relay_tui.ui.help_screen import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_pick_model(self) -> None:
+        from relay_tui.ui.pickers import ModelPicker
+
+        if self.session is None:
+            return
+
+        def chosen(model: str | None) -> None:
+            if model:
+                self.model = model
+
+        self.push_screen(ModelPicker(self.session, self.model), chosen)
+
+    def action_pick_profile(self) -> None:
+        from relay_tui.ui.pickers import ProfilePicker
+
+        def chosen(session: Session | None) -> None:
+            if session is not None:
+                self.use_session(session)
+
+        self.push_screen(ProfilePicker(self.history, self.session), chosen)
+
+    def watch_theme(self, theme: str) -> None:
+        if self.is_mounted and theme != self.settings.theme:
+            self.settings.theme = theme
+            set_ui_value("theme", theme)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for pane, title, key in PANES:
+            yield SystemCommand(f"Go to {title}", f"Show the {title} pane ({key.upper()})",
+                                lambda pane=pane: self.action_show_pane(pane))
+        yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
+        yield SystemCommand("Switch model", "Pick a model from the relay (ctrl+t)", self.action_pick_model)
+        yield SystemCommand("Switch profile", "Pick a relay profile or the demo relay (ctrl+o)",
+                            self.action_pick_profile)
+        for pane in self.query("ChatPane, ComparePane"):
+            yield from pane.palette_commands()
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.aclose()
+        self.history.close()
+
+
+def make_app(options: AppOptions | None = None, *, settings: Settings | None = None) -> RelayApp:
+    """Build the app for these options: the profile's relay, the demo relay, or the first-run form."""
+    options = options or AppOptions()
+    settings = settings if settings is not None else load_settings()
+    history = History()
+    session, problem = None, None
+    try:
+        if options.demo:
+            session = demo_session(history)
+        elif options.profile or options.base_url or settings.profiles:
+            session = open_session(history, profile_name=options.profile,
+                                   base_url=options.base_url)
+    except SetupError as exc:
+        problem = str(exc)
+    return RelayApp(settings, history, session, problem)

@@ -1,0 +1,151 @@
+"""Profile and model pickers: a search box over a list, filtered with Textual's fuzzy matcher."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.fuzzy import Matcher
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from relay_tui.core.errors import RelayError
+
+
+def fuzzy_filter(query: str, items: list[str]) -> list[str]:
+    """Items matching `query`, best first; all of them, in order, for an empty query."""
+    if not query.strip():
+        return list(items)
+    matcher = Matcher(query)
+    scored = [(matcher.match(item), item) for item in items]
+    return [item for score, item in sorted(scored, key=lambda s: -s[0]) if score > 0]
+
+
+class FuzzyPicker(ModalScreen):
+    """Type to filter, up/down to move, Enter to choose, Esc to cancel."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Cancel"),
+                Binding("down", "move(1)", show=False), Binding("up", "move(-1)", show=False)]
+    DEFAULT_CSS = """
+    FuzzyPicker { align: center middle; }
+    FuzzyPicker > Vertical {
+        width: 64; max-width: 95%; height: auto; max-height: 80%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    FuzzyPicker OptionList { height: auto; max-height: 20; border: none; }
+    FuzzyPicker .picker-note { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, placeholder: str):
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.items: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="picker-title")
+            yield Input(placeholder=self.placeholder, id="picker-query")
+            yield OptionList(id="picker-options")
+            yield Label("", classes="picker-note", id="picker-note")
+
+    def set_items(self, items: list[str], note: str = "") -> None:
+        self.items = items
+        self.query_one("#picker-note", Label).update(note)
+        self._refilter()
+
+    def label_for(self, item: str) -> str:
+        return item
+
+    @on(Input.Changed, "#picker-query")
+    def _refilter(self) -> None:
+        options = self.query_one("#picker-options", OptionList)
+        options.clear_options()
+        query = self.query_one("#picker-query", Input).value
+        options.add_options(Option(self.label_for(item), id=item) for item in fuzzy_filter(query, self.items))
+        if options.option_count:
+            options.highlighted = 0
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#picker-options", OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    @on(Input.Submitted, "#picker-query")
+    def _submit_query(self) -> None:
+        options = self.query_one("#picker-options", OptionList)
+        if options.highlighted is not None and options.option_count:
+            self.choose(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected, "#picker-options")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.choose(event.option.id)
+
+    def choose(self, item: str) -> None:
+        self.dismiss(item)
+
+
+class ModelPicker(FuzzyPicker):
+    def __init__(self, session, current: str | None):
+        super().__init__("Model", "type to search the relay's models")
+        self.session = session
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.query_one("#picker-note", Label).update("loading /v1/models …")
+        self.load()
+
+    @work(exclusive=True)
+    async def load(self) -> None:
+        try:
+            models = [m.id for m in await self.session.models()]
+        except RelayError as exc:
+            self.set_items([], f"could not list models: {exc}")
+            return
+        self.set_items(models, f"{len(models)} models · current: {self.current or 'none'}")
+
+    def label_for(self, item: str) -> str:
+        return f"{item}  (current)" if item == self.current else item
+
+
+DEMO_CHOICE = "demo relay (built in, no key)"
+
+
+class ProfilePicker(FuzzyPicker):
+    """Choose a configured profile or the demo relay; dismisses with a ready Session."""
+
+    def __init__(self, history, current):
+        super().__init__("Profile", "type to search profiles")
+        self.history = history
+        self.current = current
+
+    def on_mount(self) -> None:
+        from relay_tui.store.config import load_settings
+
+        profiles = list(load_settings().profiles)
+        self.set_items(profiles + [DEMO_CHOICE],
+                       "add profiles with `relay-tui profiles add` or the first-run form")
+
+    def label_for(self, item: str) -> str:
+        if self.current is not None and item == self.current.profile.name:
+            return f"{item}  (current)"
+        return item
+
+    def choose(self, item: str) -> None:
+        from relay_tui.core.session import demo_session, open_session
+        from relay_tui.core.target import SetupError
+        from relay_tui.store.config import ConfigError
+        from relay_tui.store.keys import KeyringUnavailable
+
+        try:
+            if item == DEMO_CHOICE:
+                session = demo_session(self.history)
+            else:
+                session = open_session(self.history, profile_name=item)
+        except (SetupError, ConfigError, KeyringUnavailable) as exc:
+            self.query_one("#picker-note", Label).update(str(exc))
+            return
+        self.dismiss(session)

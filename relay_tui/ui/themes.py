@@ -1,0 +1,93 @@
+"""Themes: Textual's built-in ones plus TOML files of ours and the user's.
+
+A theme file's keys are the fields of `textual.theme.Theme` plus a `[variables]` table (the
+format is documented in themes/relay-night.toml). Files are read from the package's themes/
+folder, then `<config dir>/themes/`. A broken file is skipped with a one-line problem that the
+app shows as a notification; it never stops the app, and the default theme is used instead.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.app import App
+from textual.color import Color, ColorParseError
+from textual.theme import Theme
+
+from relay_tui.store.paths import config_dir
+
+DEFAULT_THEME = "relay-night"
+PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
+_COLOURS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
+            "background", "surface", "panel", "boost")
+_NUMBERS = ("luminosity_spread", "text_alpha")
+
+
+class ThemeFileError(ValueError):
+    """A theme file that cannot be used; `str()` names the file and what is wrong."""
+
+
+def theme_dirs() -> list[Path]:
+    return [PACKAGE_THEMES, config_dir() / "themes"]
+
+
+def load_theme_file(path: Path) -> Theme:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ThemeFileError(f"{path}: cannot read it ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError(f"{path}: {exc}") from None
+    known = {"name", "dark", "variables", *_COLOURS, *_NUMBERS}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ThemeFileError(f"{path}: unknown key {unknown[0]!r} (expected one of: {', '.join(sorted(known))})")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ThemeFileError(f"{path}: 'name' must be a non-empty string")
+    if not isinstance(data.get("dark"), bool):
+        raise ThemeFileError(f"{path}: 'dark' must be true or false")
+    if "primary" not in data:
+        raise ThemeFileError(f"{path}: 'primary' colour is required")
+    for key in _COLOURS:
+        if key in data:
+            _check_colour(path, key, data[key])
+    for key in _NUMBERS:
+        if key in data and not isinstance(data[key], (int, float)):
+            raise ThemeFileError(f"{path}: {key!r} must be a number")
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise ThemeFileError(f"{path}: [variables] must map names to strings")
+    fields = {k: v for k, v in data.items() if k != "variables"}
+    return Theme(**fields, variables=dict(variables))
+
+
+def _check_colour(path: Path, key: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise ThemeFileError(f"{path}: {key!r} must be a colour string")
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        raise ThemeFileError(f"{path}: {key} = {value!r} is not a colour") from None
+
+
+def register_all(app: App) -> list[str]:
+    """Register every readable theme file with `app`; return one line per file that failed."""
+    problems = []
+    for folder in theme_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                app.register_theme(load_theme_file(path))
+            except ThemeFileError as exc:
+                problems.append(f"{exc}; using the default theme instead")
+    return problems
+
+
+def initial_theme(app: App, wanted: str | None) -> str:
+    """The remembered theme if it still exists, else ours."""
+    if wanted and wanted in app.available_themes:
+        return wanted
+    return DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
