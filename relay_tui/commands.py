@@ -88,7 +88,7 @@ def _print_json(data) -> None:
 
 
 def _on_retry(notice) -> None:
-    err(f"relay-tui: attempt {notice.attempt} failed ({notice.reason}); retrying in {notice.delay:.1f} s")
+    err(f"relay-tui: {notice.reason} — retrying in {notice.delay:.1f} s (attempt {notice.attempt + 1})")
 
 
 # -- models -----------------------------------------------------------------------------------

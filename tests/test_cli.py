@@ -209,3 +209,39 @@ class _FakeStdin:
 
     def read(self) -> str:
         return self.text
+
+
+def test_standalone_demo_relay_with_a_faults_file(tmp_path, capsys, monkeypatch):
+    faults = tmp_path / "faults.toml"
+    faults.write_text('[[fault]]\nname = "server_error"\nmodel = "claude-sonnet-4.5"\n', encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "relay_tui", "demo-relay", "--port", "0",
+                             "--time-scale", "0", "--faults", str(faults)],
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        banner = proc.stderr.readline()
+        assert "listening on http://127.0.0.1:" in banner, banner
+        base_url = banner.split("listening on ")[1].split()[0]
+        key = banner.split("key: ")[1].split(")")[0]
+        monkeypatch.setenv("RELAY_TUI_API_KEY", key)
+        code, out, _ = run_cli(capsys, "--base-url", base_url, "chat", "-m", "gpt-4.1", "hi")
+        assert code == 0 and out.strip()
+        code, _, err = run_cli(capsys, "--base-url", base_url, "chat", "-m", "claude-sonnet-4.5", "hi")
+        *retries, final = err.strip().splitlines()
+        assert code == 1 and "HTTP 500" in final and "gave up after" in final
+        assert retries and all("retrying in" in line for line in retries)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_quota_on_a_relay_without_quota_endpoints(capsys, monkeypatch):
+    from relay_tui.demo import DemoRelay
+
+    relay = DemoRelay(time_scale=0, accept_keys=(TEST_KEY,), quota_dialects=())
+    relay.start()
+    try:
+        monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+        code, _, err = run_cli(capsys, "--base-url", relay.base_url, "quota")
+        assert code == 1 and "does not report quota" in one_line(err)
+    finally:
+        relay.stop()
