@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Delta, Done, Event, Reasoning, RetryNotice
+from relay_tui.core.events import Cost, Delta, Done, Event, Metrics, Reasoning, RetryNotice
 from relay_tui.core.records import log_done, log_failure, metrics_dict, new_request_id
 
 if TYPE_CHECKING:
@@ -118,3 +118,18 @@ class Conversation:
         log_failure(history, profile=self.profile, model=self.model, kind="chat",
                     error=error or state, request_id=request_id, started_at=started_at,
                     metrics=getattr(error, "metrics", None))
+
+
+def stored_done(row) -> Done | None:
+    """Rebuild the Done of a finished answer from its stored row (a chat message or a compare
+    column), so a reopened answer gets the same footer as a live one; None if it did not finish."""
+    if row.state != "done" or not row.metrics:
+        return None
+    known = {k: v for k, v in row.metrics.items() if k in _METRIC_FIELDS}
+    metrics = Metrics(request_id=row.request_id or "", served_model=row.served_model, **known)
+    cost = Cost(row.cost_usd, row.cost_source) if row.cost_usd is not None and row.cost_source else None
+    return Done(finish_reason="unspecified", metrics=metrics, usage=None, cost=cost)
+
+
+_METRIC_FIELDS = frozenset({"connect", "tls", "headers", "ttft", "ttfat", "total", "output_tokens",
+                            "output_tokens_estimated", "prompt_tokens", "attempts"})
