@@ -185,25 +185,12 @@ def _models_arg(value: str) -> list[str]:
 
 
 def _read_prompt_file(path: str) -> list[str]:
+    from relay_tui.core.batch import PromptFileError, read_prompt_file
+
     try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    prompts = []
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("{"):
-            try:
-                prompts.append(str(json.loads(line)["prompt"]))
-            except (ValueError, KeyError, TypeError):
-                raise UsageError(f"{path}:{number}: a JSONL line needs a \"prompt\" field") from None
-        else:
-            prompts.append(line)
-    if not prompts:
-        raise UsageError(f"{path} has no prompts")
-    return prompts
+        return read_prompt_file(path)
+    except PromptFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_compare(args) -> int:

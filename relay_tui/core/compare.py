@@ -6,6 +6,7 @@ the finished columns the way the compare pane and `relay-tui compare` show them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +90,14 @@ def _round(value: float | None) -> float | None:
 async def run_comparison(client: RelayClient, history: History, *, profile: str,
                          models: list[str], prompt: str, system_prompt: str | None = None,
                          max_tokens: int | None = None, blind: bool = False,
-                         on_column_done: Callable[[Column], None] | None = None) -> ComparisonResult:
-    """Stream `prompt` from every model at once; log each request and save the comparison."""
+                         on_column_done: Callable[[Column], None] | None = None,
+                         on_event: Callable[[int, object], None] | None = None) -> ComparisonResult:
+    """Stream `prompt` from every model at once; log each request and save the comparison.
+
+    `on_event(index, item)` sees every event (or the column's RelayError) right after the column
+    took it in, so a UI can show columns live without a second pass over the stream. Cancelling
+    saves the unfinished columns as "stopped" with what they had.
+    """
     from relay_tui.core.fanout import compare
 
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else [])
@@ -99,23 +106,37 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
                                            models=models, blind=blind, profile=profile)
     columns = [Column(model) for model in models]
     started_at = time.time()
-    async for index, item in compare(client, models, messages, max_tokens=max_tokens):
-        column = columns[index]
-        if isinstance(item, Delta):
-            column.parts.append(item.text)
-        elif isinstance(item, Reasoning):
-            column.reasoning_parts.append(item.text)
-        elif isinstance(item, Done):
-            column.done = item
-            _save_column(history, comparison_id, index, column, profile, started_at)
-            if on_column_done:
-                on_column_done(column)
-        elif isinstance(item, RelayError):
-            column.error = item
-            _save_column(history, comparison_id, index, column, profile, started_at)
-            if on_column_done:
-                on_column_done(column)
+    try:
+        async for index, item in compare(client, models, messages, max_tokens=max_tokens):
+            column = columns[index]
+            if isinstance(item, Delta):
+                column.parts.append(item.text)
+            elif isinstance(item, Reasoning):
+                column.reasoning_parts.append(item.text)
+            elif isinstance(item, Done | RelayError):
+                if isinstance(item, Done):
+                    column.done = item
+                else:
+                    column.error = item
+                _save_column(history, comparison_id, index, column, profile, started_at)
+                if on_column_done:
+                    on_column_done(column)
+            if on_event:
+                on_event(index, item)
+    except asyncio.CancelledError:
+        for index, column in enumerate(columns):
+            if column.done is None and column.error is None:
+                _save_stopped(history, comparison_id, index, column, profile, started_at)
+        raise
     return ComparisonResult(comparison_id, prompt, columns)
+
+
+def _save_stopped(history: History, comparison_id: int, index: int, column: Column,
+                  profile: str, started_at: float) -> None:
+    log_failure(history, profile=profile, model=column.model, kind="compare", error="stopped",
+                request_id=None, started_at=started_at)
+    history.add_comparison_answer(comparison_id, column=index, model=column.model,
+                                  content=column.text, reasoning=column.reasoning, state="stopped")
 
 
 def _save_column(history: History, comparison_id: int, index: int, column: Column,
