@@ -248,7 +248,12 @@ def _print_comparison(result) -> None:
     if summary:
         print("--- summary ---")
         for label, (model, value) in summary.items():
-            shown = fmt_seconds(value) if "first token" in label else value
+            if "first token" in label:
+                shown = fmt_seconds(value)
+            elif "$" in label:
+                shown = f"${value:.6f}"
+            else:
+                shown = value
             print(f"{label}: {model} ({shown})")
 
 
@@ -342,21 +347,21 @@ def _print_bench(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from relay_tui.core.summary import fmt_seconds
+    def ms(*values: float | None) -> str:
+        return "/".join("–" if v is None else f"{v * 1000:.0f}" for v in values)
 
     table = Table(title=f"{result.requests} requests at concurrency {result.concurrency} "
-                        f"in {result.wall:.2f} s ({result.requests_per_s:.1f} req/s)")
-    for name in ("model", "req", "err", "err %", "TTFT p50", "p95", "p99", "total p50", "p95",
-                 "p99", "tok/s p50", "cost"):
-        table.add_column(name, justify="left" if name == "model" else "right")
+                        f"in {result.wall:.2f} s ({result.requests_per_s:.1f} req/s)",
+                  caption="times in ms as p50/p95/p99; tok/s is the p50 of output speed")
+    for name in ("model", "req", "err", "err %", "TTFT ms", "total ms", "tok/s", "cost $"):
+        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for s in result.per_model:
         table.add_row(
             s.model, str(s.requests), str(s.errors), f"{s.error_rate * 100:.1f}",
-            fmt_seconds(s.ttft_p50), fmt_seconds(s.ttft_p95), fmt_seconds(s.ttft_p99),
-            fmt_seconds(s.total_p50), fmt_seconds(s.total_p95), fmt_seconds(s.total_p99),
+            ms(s.ttft_p50, s.ttft_p95, s.ttft_p99), ms(s.total_p50, s.total_p95, s.total_p99),
             "–" if s.tps_p50 is None else f"{s.tps_p50:.1f}",
-            f"${s.cost_usd:.4f}{' est.' if s.cost_estimated else ''}")
-    Console(highlight=False).print(table)
+            f"{s.cost_usd:.4f}{' est.' if s.cost_estimated else ''}")
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
     for s in result.per_model:
         for kind, count in sorted(s.error_kinds.items()):
             err(f"{s.model}: {count} × {kind}")
