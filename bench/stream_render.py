@@ -38,6 +38,7 @@ from relay_tui.ui.stream_view import StreamView  # noqa: E402
 
 SIZE = (240, 60)
 MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
+WARM_UP = "# a\n\n- b\n\n| c | d |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```\n\n```bash\nls\n```\n"
 PROMPT = [{"role": "user", "content": "Write a long technical report with code and tables."}]
 
 
@@ -124,6 +125,10 @@ async def run(relay_url: str, scenario: Scenario, naive: bool) -> dict:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         widgets = list(app.query(Markdown if naive else TimedView))
+        if not naive:  # warm up (lexers, imports) as any app is after its first answer
+            for widget in widgets:
+                widget.set_text(WARM_UP)
+                widget.clear()
         clients = [RelayClient(profile, DEMO_KEY) for _ in columns]
         readers = []
         t0 = time.perf_counter()
@@ -216,7 +221,10 @@ def summarise(scenario: Scenario, app: BenchApp, columns: list[Column], t0: floa
 
 
 def render_growth(columns: list[Column], window: int, tokens: int) -> str:
-    """Render time spent while the first `window` tokens arrived vs the last `window`."""
+    """Render time spent while the first `window` tokens arrived vs the last `window`.
+
+    Frames after the last token (the final freeze, a one-off) count for neither window.
+    """
     first = last = 0.0
     for column in columns:
         if len(column.arrivals) < tokens:
@@ -227,7 +235,7 @@ def render_growth(columns: list[Column], window: int, tokens: int) -> str:
             arrived = bisect_right(column.arrivals, at)
             if arrived <= window and at <= early_end + 0.1:
                 first += cost
-            elif arrived > tokens - window and at >= late_start:
+            elif arrived > tokens - window and late_start <= at <= column.arrivals[-1]:
                 last += cost
     return f"{last / first:.2f}" if first else "n/a"
 

@@ -201,3 +201,19 @@ async def test_colours_follow_the_app_theme():
         await settle(pilot, view)
         assert title_colour() != dark
         assert title_colour() == view.get_component_rich_style("stream-view--h1").color
+
+
+async def test_a_list_is_not_frozen_while_its_next_item_may_still_be_arriving():
+    app = Columns()
+    async with app.run_test(size=(160, 40)) as pilot:
+        streamed = app.query_one("#streamed", StreamView)
+        whole = app.query_one("#whole", StreamView)
+        for piece in ("1. first\n\n", "2", ". second\n\nafter\n"):
+            streamed.append(piece)  # "2" alone would be a paragraph that ends the list
+            await settle(pilot, streamed)
+        streamed.finish()
+        await settle(pilot, streamed)
+        whole.set_text(streamed.text)
+        await settle(pilot, whole)
+        assert visible(streamed) == visible(whole)
+        assert " 2 second" in texts(streamed)

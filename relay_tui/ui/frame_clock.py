@@ -18,6 +18,7 @@ from textual.timer import Timer
 
 FPS = 30
 FRAME_BUDGET = 0.010  # seconds of flushing per frame, shared by all views
+YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default is 700)
 
 
 class Flushable(Protocol):
@@ -29,17 +30,21 @@ class Flushable(Protocol):
 _clocks: WeakKeyDictionary[App, FrameClock] = WeakKeyDictionary()
 
 
-def _freeze_startup_heap() -> None:
-    """Move everything alive at startup (modules, classes, Textual's tree) out of the collector.
+def _tune_collector() -> None:
+    """Keep garbage collection from pausing frames; once per process, at the first view.
 
-    Why: while streaming, short-lived strips and segments trigger a full collection about twice
-    a second, and each one scanned the whole startup heap: 40-100 ms pauses (measured), visible
-    as frame gaps. Frozen objects are never scanned, so full collections cost a fraction. Done
-    once per process, when the first streaming view appears.
+    Why (measured at 4 columns): each frame's transient strips outlive a 700-allocation young
+    collection and get promoted, so a full collection ran about once a second and scanned the
+    whole startup heap, 40-100 ms each. Freezing what is alive at startup takes it out of every
+    scan, and a larger young generation lets a frame's garbage die young: 20 full collections
+    in 20 s became 1.
     """
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
+    threshold, *older = gc.get_threshold()
+    if 0 < threshold < YOUNG_THRESHOLD:
+        gc.set_threshold(YOUNG_THRESHOLD, *older)
 
 
 class FrameClock:
@@ -56,7 +61,7 @@ class FrameClock:
     def of(cls, app: App) -> FrameClock:
         clock = _clocks.get(app)
         if clock is None:
-            _freeze_startup_heap()
+            _tune_collector()
             clock = _clocks[app] = cls(app)
         return clock
 

@@ -365,8 +365,10 @@ class StreamView(ScrollView, can_focus=True):
         width = self.size.width  # the crop spans the scrollbar's cells too; it is drawn on top
         base = self.rich_style
         strips = self._strips
-        if len(strips) > 4 * max(1, self.size.height):
-            strips.clear()
+        height = self.size.height
+        if len(strips) > 2 * height:  # keep the visible rows only: each strip holds caches
+            for index in [i for i in strips if not scroll_y <= i < scroll_y + height]:
+                del strips[index]
         result: list[Strip] = []
         for y in crop.line_range:
             index = scroll_y + y
