@@ -261,6 +261,7 @@ def _print_comparison(result) -> None:
 
 def cmd_quota(args) -> int:
     from relay_tui.core.quota import read_quota
+    from relay_tui.core.stats import store_reading
 
     with target_for(args) as target:
         dialect = args.dialect or target.profile.quota_dialect
@@ -272,10 +273,7 @@ def cmd_quota(args) -> int:
         reading = asyncio.run(go())
         history = _history()
         try:
-            history.add_quota_reading(profile=target.profile.name, dialect=reading.dialect,
-                                      granted=reading.granted, used=reading.used,
-                                      remaining=reading.remaining, unlimited=reading.unlimited,
-                                      unit=reading.unit, read_at=reading.read_at)
+            store_reading(history, target.profile.name, reading)
         finally:
             history.close()
     if args.json:
@@ -301,7 +299,7 @@ def cmd_quota(args) -> int:
 
 def cmd_bench(args) -> int:
     from relay_tui.core.fanout import bench
-    from relay_tui.core.records import log_done, log_failure
+    from relay_tui.core.records import log_bench_record
 
     if args.requests < 1 or args.concurrency < 1:
         raise UsageError("-n and -c must be at least 1")
@@ -325,13 +323,7 @@ def cmd_bench(args) -> int:
         try:
             result = asyncio.run(go())
             for record in result.records:
-                if record.done is not None:
-                    log_done(history, profile=target.profile.name, model=record.model,
-                             kind="bench", done=record.done)
-                else:
-                    log_failure(history, profile=target.profile.name, model=record.model,
-                                kind="bench", error=record.error, request_id=record.error.request_id,
-                                started_at=record.started_at)
+                log_bench_record(history, record, profile=target.profile.name, kind="bench")
         finally:
             history.close()
         if not args.json and sys.stderr.isatty():
@@ -347,20 +339,15 @@ def _print_bench(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    def ms(*values: float | None) -> str:
-        return "/".join("–" if v is None else f"{v * 1000:.0f}" for v in values)
+    from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
 
     table = Table(title=f"{result.requests} requests at concurrency {result.concurrency} "
                         f"in {result.wall:.2f} s ({result.requests_per_s:.1f} req/s)",
                   caption="times in ms as p50/p95/p99; tok/s is the p50 of output speed")
-    for name in ("model", "req", "err", "err %", "TTFT ms", "total ms", "tok/s", "cost $"):
+    for name in BENCH_COLUMNS:
         table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for s in result.per_model:
-        table.add_row(
-            s.model, str(s.requests), str(s.errors), f"{s.error_rate * 100:.1f}",
-            ms(s.ttft_p50, s.ttft_p95, s.ttft_p99), ms(s.total_p50, s.total_p95, s.total_p99),
-            "–" if s.tps_p50 is None else f"{s.tps_p50:.1f}",
-            f"{s.cost_usd:.4f}{' est.' if s.cost_estimated else ''}")
+        table.add_row(*bench_cells(s))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
     for s in result.per_model:
         for kind, count in sorted(s.error_kinds.items()):

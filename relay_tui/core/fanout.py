@@ -31,8 +31,13 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
+    return ordered[nearest_rank(p, len(ordered)) - 1]
+
+
+def nearest_rank(p: float, count: int) -> int:
+    """The 1-based rank of the p-th percentile among `count` sorted values (the latency pane
+    reads the same rank from an index, so the two always agree)."""
+    return max(1, math.ceil(p / 100 * count))
 
 
 async def compare(clients_or_client: RelayClient | Sequence[RelayClient], models: Sequence[str],
@@ -132,10 +137,12 @@ class BenchResult:
 
 async def bench(client: RelayClient, models: Sequence[str], n: int, concurrency: int,
                 messages: list[dict], max_tokens: int | None = None,
-                on_progress: Callable[[int, int], None] | None = None) -> BenchResult:
+                on_progress: Callable[[int, int], None] | None = None,
+                on_record: Callable[[BenchRecord], None] | None = None) -> BenchResult:
     """`n` requests per model at `concurrency` in flight, one model after the other (so each
     model's req/s is its own). Retries are off: a bench reports failures, it does not hide them.
-    `on_progress(done, total)` runs after every request."""
+    `on_record(record)` then `on_progress(done, total)` run after every request (the TUI's probe
+    logs each record as it lands, so a cancelled probe keeps what finished)."""
     if n < 1 or concurrency < 1:
         raise ValueError("bench needs n >= 1 and concurrency >= 1")
     total_requests = n * len(models)
@@ -150,7 +157,10 @@ async def bench(client: RelayClient, models: Sequence[str], n: int, concurrency:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                mine.append(await _one(client, model, messages, max_tokens))
+                record = await _one(client, model, messages, max_tokens)
+                mine.append(record)
+                if on_record is not None:
+                    on_record(record)
                 if on_progress is not None:
                     on_progress(len(records) + len(mine), total_requests)
 

@@ -14,6 +14,7 @@ from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Done, Metrics
 
 if TYPE_CHECKING:
+    from relay_tui.core.fanout import BenchRecord
     from relay_tui.store.history import History
 
 
@@ -50,6 +51,15 @@ def log_failure(history: History, *, profile: str, model: str, kind: str, error:
         error_kind=error.kind if is_relay_error else str(error),
         error=str(error) if is_relay_error else None,
         cost_usd=None, cost_source=None, **metrics_dict(m))
+
+
+def log_bench_record(history: History, record: BenchRecord, *, profile: str, kind: str) -> int:
+    """Log one bench or probe request (`relay-tui bench` and the latency pane's probe)."""
+    if record.done is not None:
+        return log_done(history, profile=profile, model=record.model, kind=kind, done=record.done)
+    return log_failure(history, profile=profile, model=record.model, kind=kind, error=record.error,
+                       request_id=record.error.request_id, started_at=record.started_at,
+                       metrics=getattr(record.error, "metrics", None))
 
 
 def new_request_id() -> str:

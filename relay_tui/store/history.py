@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +161,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quota_readings_profile ON quota_readings(profile, read_at);
     """,
+    # 2: the latency and spend panes. Each percentile column gets a partial index over successful
+    # requests, ordered by the value, so a nearest-rank percentile is one index walk to its rank;
+    # the counts and spend are read from covering indexes instead of the table.
+    """
+    CREATE INDEX requests_ttft ON requests(profile, model, ttft, started_at)
+        WHERE error_kind IS NULL AND ttft IS NOT NULL;
+    CREATE INDEX requests_total ON requests(profile, model, total, started_at)
+        WHERE error_kind IS NULL AND total IS NOT NULL;
+    CREATE INDEX requests_tps ON requests(profile, model, tokens_per_s, started_at)
+        WHERE error_kind IS NULL AND tokens_per_s IS NOT NULL;
+    CREATE INDEX requests_counts ON requests(profile, model, started_at, error_kind);
+    CREATE INDEX requests_spend ON requests(profile, started_at, model, cost_source, cost_usd,
+        error_kind);
+    """,
 ]
+
+# Columns the latency pane takes percentiles of (each has a partial index, migration 2).
+PERCENTILE_COLUMNS = ("ttft", "total", "tokens_per_s")
+# A user's Esc is not the relay's error: stopped requests count as requests, not as errors.
+NOT_AN_ERROR = ("stopped",)
 
 
 class HistoryError(Exception):
@@ -286,6 +305,7 @@ class History:
     def __init__(self, path: Path | None = None):
         self.path = path or history_path()
         self._lock = threading.RLock()
+        self._subscribers: list[Callable[[RequestRow], None]] = []
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)
@@ -512,9 +532,79 @@ class History:
                   int(bool(output_tokens_estimated)), prompt_tokens, tokens_per_s, cost_usd,
                   cost_source, attempts)
         with self._write() as db:
-            return db.execute(
+            row_id = db.execute(
                 f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(values))})", values).lastrowid
+        if self._subscribers:
+            row = RequestRow(id=row_id, **{**dict(zip(_REQUEST_COLUMNS, values)),
+                                           "output_tokens_estimated": bool(output_tokens_estimated)})
+            for callback in list(self._subscribers):
+                callback(row)
+        return row_id
+
+    def subscribe(self, callback: Callable[[RequestRow], None]) -> Callable[[], None]:
+        """Call `callback(row)` after every logged request (in the logging thread); returns the
+        unsubscribe function. Lets the quota pane re-read the balance after any request without
+        the chat or compare code knowing about it."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def request(self, row_id: int) -> RequestRow | None:
+        rows = self._read("SELECT * FROM requests WHERE id = ?", (row_id,))
+        return _request(rows[0]) if rows else None
+
+    # -- latency and spend aggregates (indexes from migration 2) ---------------------------------
+
+    def request_counts(self, *, since: float | None = None,
+                       profile: str | None = None) -> list[tuple[str, str, int, int]]:
+        """(profile, model, requests, errors) for each profile and model, sorted by both."""
+        where, args = _window(since, profile)
+        stopped = ", ".join("?" * len(NOT_AN_ERROR))
+        return [tuple(r) for r in self._read(
+            f"SELECT profile, model, COUNT(*), "
+            f"TOTAL(error_kind IS NOT NULL AND error_kind NOT IN ({stopped})) "
+            f"FROM requests INDEXED BY requests_counts {where} GROUP BY profile, model "
+            f"ORDER BY profile, model", [*NOT_AN_ERROR, *args])]
+
+    def count_values(self, column: str, *, profile: str, model: str,
+                     since: float | None = None) -> int:
+        """How many successful requests of this profile and model have a value in `column`."""
+        index, where, args = _ranked(column, profile, model, since)
+        return self._read(f"SELECT COUNT(*) FROM requests INDEXED BY {index} {where}", args)[0][0]
+
+    def value_at_rank(self, column: str, rank: int, count: int, *, profile: str, model: str,
+                      since: float | None = None) -> float | None:
+        """The `rank`-th smallest (1-based) of `count` values of `column` (see count_values).
+
+        Walks the column's index from the nearer end, so p99 costs 1% of the rows, not 99%."""
+        if not 1 <= rank <= count:
+            return None
+        index, where, args = _ranked(column, profile, model, since)
+        order, offset = ("ASC", rank - 1) if rank <= count // 2 else ("DESC", count - rank)
+        rows = self._read(f"SELECT {column} FROM requests INDEXED BY {index} {where} "
+                          f"ORDER BY {column} {order} LIMIT 1 OFFSET ?", [*args, offset])
+        return rows[0][0] if rows else None
+
+    def recent_values(self, column: str, *, profile: str, model: str, limit: int,
+                      since: float | None = None) -> list[float]:
+        """The latest `limit` values of `column` of successful requests, oldest first."""
+        _, where, args = _ranked(column, profile, model, since)
+        rows = self._read(f"SELECT {column} FROM requests INDEXED BY requests_profile_model "
+                          f"{where} ORDER BY started_at DESC LIMIT ?", [*args, limit])
+        return [r[0] for r in reversed(rows)]
+
+    def spend(self, *, profile: str, since: float | None = None,
+              by: str = "model") -> list[tuple[str, int, float, float, int]]:
+        """(key, requests, relay-reported USD, estimated USD, successful requests without a
+        cost) grouped `by` "model" or "day" (local date, YYYY-MM-DD), sorted by key."""
+        key = {"model": "model", "day": "date(started_at, 'unixepoch', 'localtime')"}[by]
+        where, args = _window(since, profile)
+        return [tuple(r) for r in self._read(
+            f"SELECT {key} AS k, COUNT(*), "
+            f"TOTAL(CASE WHEN cost_source = 'relay' THEN cost_usd END), "
+            f"TOTAL(CASE WHEN cost_source != 'relay' THEN cost_usd END), "
+            f"TOTAL(cost_usd IS NULL AND error_kind IS NULL) "
+            f"FROM requests INDEXED BY requests_spend {where} GROUP BY k ORDER BY k", args)]
 
     def requests(self, *, since: float | None = None, profile: str | None = None,
                  model: str | None = None, limit: int | None = None) -> list[RequestRow]:
@@ -634,6 +724,32 @@ _REQUEST_COLUMNS = ("request_id", "profile", "model", "served_model", "kind", "s
                     "status", "error_kind", "error", "connect", "tls", "headers", "ttft", "ttfat",
                     "total", "output_tokens", "output_tokens_estimated", "prompt_tokens",
                     "tokens_per_s", "cost_usd", "cost_source", "attempts")
+
+
+_PERCENTILE_INDEXES = {"ttft": "requests_ttft", "total": "requests_total",
+                       "tokens_per_s": "requests_tps"}
+
+
+def _window(since: float | None, profile: str | None) -> tuple[str, list]:
+    """WHERE clause for an optional time window and profile."""
+    conditions, args = [], []
+    if profile is not None:
+        conditions.append("profile = ?")
+        args.append(profile)
+    if since is not None:
+        conditions.append("started_at >= ?")
+        args.append(since)
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), args
+
+
+def _ranked(column: str, profile: str, model: str, since: float | None) -> tuple[str, str, list]:
+    """(index, WHERE clause, args) selecting the successful requests that have `column`; the
+    clause repeats the partial index's condition so SQLite can use it."""
+    if column not in _PERCENTILE_INDEXES:
+        raise ValueError(f"no percentiles of {column!r} (known: {', '.join(PERCENTILE_COLUMNS)})")
+    where = (f"WHERE profile = ? AND model = ? AND error_kind IS NULL AND {column} IS NOT NULL"
+             + (" AND started_at >= ?" if since is not None else ""))
+    return _PERCENTILE_INDEXES[column], where, [profile, model] + ([since] if since is not None else [])
 
 
 def _statements(script: str) -> Iterator[str]:
