@@ -91,12 +91,14 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
                          models: list[str], prompt: str, system_prompt: str | None = None,
                          max_tokens: int | None = None, blind: bool = False,
                          on_column_done: Callable[[Column], None] | None = None,
-                         on_event: Callable[[int, object], None] | None = None) -> ComparisonResult:
+                         on_event: Callable[[int, object], None] | None = None,
+                         on_start: Callable[[int], None] | None = None) -> ComparisonResult:
     """Stream `prompt` from every model at once; log each request and save the comparison.
 
     `on_event(index, item)` sees every event (or the column's RelayError) right after the column
     took it in, so a UI can show columns live without a second pass over the stream. Cancelling
-    saves the unfinished columns as "stopped" with what they had.
+    saves the unfinished columns as "stopped" with what they had. `on_start(comparison_id)` runs
+    once the comparison is saved, before the first request.
     """
     from relay_tui.core.fanout import compare
 
@@ -104,6 +106,8 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
     messages.append({"role": "user", "content": prompt})
     comparison_id = history.new_comparison(prompt=prompt, system_prompt=system_prompt,
                                            models=models, blind=blind, profile=profile)
+    if on_start:
+        on_start(comparison_id)
     columns = [Column(model) for model in models]
     started_at = time.time()
     try:
@@ -157,3 +161,21 @@ def _save_column(history: History, comparison_id: int, index: int, column: Colum
         metrics=metrics_dict(done.metrics) if done else None,
         cost_usd=done.cost.usd if done and done.cost else None,
         cost_source=done.cost.source if done and done.cost else None)
+
+
+def continue_as_chat(history: History, comparison_id: int, column: int) -> int:
+    """Start a conversation from one column: the prompt and that column's answer as the first
+    turn, so the chat goes on with that model. Returns the new conversation's id."""
+    comp = history.comparison(comparison_id)
+    answer = next((a for a in history.comparison_answers(comparison_id) if a.column == column), None)
+    if comp is None or answer is None:
+        raise ValueError(f"comparison {comparison_id} has no column {column}")
+    conv_id = history.new_conversation(title=comp.prompt[:80], profile=comp.profile,
+                                       model=answer.model, system_prompt=comp.system_prompt)
+    history.add_message(conv_id, "user", comp.prompt)
+    msg_id = history.begin_answer(conv_id, model=answer.model, request_id=answer.request_id or "")
+    history.finish_answer(msg_id, state=answer.state, content=answer.content,
+                          reasoning=answer.reasoning, served_model=answer.served_model,
+                          metrics=answer.metrics, cost_usd=answer.cost_usd,
+                          cost_source=answer.cost_source, error=answer.error)
+    return conv_id

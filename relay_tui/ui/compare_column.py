@@ -1,0 +1,169 @@
+"""One column of the compare pane: a header with live figures, the streamed answer, its error.
+
+Events only update plain counters here; the header is redrawn by the pane's one timer (a few
+times a second for all columns), so a token never costs more than a StreamView.append.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from relay_tui.core.errors import RelayError
+from relay_tui.core.events import Cost, Done
+from relay_tui.core.sanitize import neutralise
+from relay_tui.core.summary import fmt_cost, fmt_seconds
+from relay_tui.ui.stream_view import StreamView
+
+LABELS = "ABCDEFGH"
+
+
+class CompareColumn(Vertical):
+    DEFAULT_CSS = """
+    CompareColumn {
+        width: 1fr;
+        min-width: 36;
+        height: 1fr;
+        border-left: vkey $panel;
+        padding-left: 1;
+    }
+    CompareColumn:focus-within { border-left: vkey $accent; }
+    CompareColumn > .cmp-head {
+        height: 3;
+        background: $boost;
+    }
+    CompareColumn > .cmp-error {
+        display: none;
+        height: auto;
+        color: $text-error;
+        background: $error-muted;
+    }
+    CompareColumn.-failed > .cmp-error { display: block; }
+    """
+
+    def __init__(self, index: int, model: str, *, prompt_tokens: int,
+                 price: tuple[float, float, str] | None) -> None:
+        super().__init__(id=f"cmp-col-{index}")
+        self.index = index
+        self.model = model
+        self.label = LABELS[index]
+        self.prompt_tokens = prompt_tokens
+        self.price = price  # (USD per 1M in, per 1M out, source) for the live estimate
+        self.started = perf_counter()
+        self.first: float | None = None
+        self.chunks = 0
+        self.thinking = False
+        self.done: Done | None = None
+        self.error: RelayError | None = None
+        self.stopped = False
+        self.dirty = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="cmp-head")
+        yield StreamView()
+        yield Static(classes="cmp-error")
+
+    @property
+    def view(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    @property
+    def finished(self) -> bool:
+        return self.done is not None or self.error is not None or self.stopped
+
+    # -- fed by the pane's worker, once per event (cheap: no layout, no redraw) -----------------
+
+    def take_text(self, text: str) -> None:
+        self._count()
+        self.thinking = False
+        self.view.append(text)
+
+    def take_reasoning(self) -> None:
+        self._count()
+        self.thinking = True
+
+    def _count(self) -> None:
+        if self.first is None:
+            self.first = perf_counter()
+        self.chunks += 1
+        self.dirty = True
+
+    def take_done(self, done: Done) -> None:
+        self.done, self.thinking, self.dirty = done, False, True
+        self.view.finish()
+
+    def take_error(self, error: RelayError) -> None:
+        self.error, self.thinking, self.dirty = error, False, True
+        self.view.finish()
+        self.query_one(".cmp-error", Static).update(Text(str(error)))
+        self.add_class("-failed")
+
+    def stop(self) -> None:
+        if not self.finished:
+            self.stopped, self.dirty = True, True
+            self.view.finish()
+
+    # -- drawn by the pane's timer ---------------------------------------------------------------
+
+    def redraw_header(self, colours: dict[str, str], *, blind: bool, stable: bool) -> None:
+        """Redraw the header (title and state, timings, tokens and cost); `colours` are the theme's CSS variables, `stable` hides
+        wall-clock figures (snapshots)."""
+        self.dirty = False
+        title = Text(self.label, style="bold")
+        if not blind:
+            title.append(" · ").append(neutralise(self.model))
+        served = self.done.metrics.served_model if self.done else None
+        if served and served != self.model and not blind:
+            title.append(f" → {neutralise(served)}")
+        state, colour = self._state()
+        title.append("  ").append(state, style=colours.get(colour, "dim"))
+        self.query_one(".cmp-head", Static).update(Text("\n").join([title, self._figures(stable)]))
+
+    def _state(self) -> tuple[str, str]:
+        """The column's state and the theme variable that colours it."""
+        if self.error is not None:
+            return "✗ error", "text-error"
+        if self.stopped:
+            return "■ stopped", "text-warning"
+        if self.done is not None:
+            return "✓ done", "text-success"
+        if self.first is None:
+            return "waiting…", "dim"
+        return ("thinking…" if self.thinking else "streaming…"), "dim"
+
+    def _figures(self, stable: bool) -> Text:
+        if self.done is not None:
+            m = self.done.metrics
+            ttft, rate, cost = m.ttft, m.tokens_per_s, self.done.cost
+            tokens = f"{m.output_tokens if m.output_tokens is not None else '?'}" \
+                     f"{'~' if m.output_tokens_estimated else ''}"
+        else:
+            now = perf_counter()
+            ttft = None if self.first is None else self.first - self.started
+            span = 0.0 if self.first is None else now - self.first
+            rate = (self.chunks - 1) / span if self.chunks > 1 and span > 0 else None
+            cost = self._live_cost()
+            tokens = f"{self.chunks}~" if self.chunks else "0"
+        if stable:
+            ttft_s, rate_s = "··", "··"
+        else:
+            ttft_s = fmt_seconds(ttft)
+            rate_s = "–" if rate is None else f"{rate:.1f}"
+        return Text(f"TTFT {ttft_s} · {rate_s} tok/s\n{tokens} tok · {_short_cost(cost)}", style="dim")
+
+    def _live_cost(self) -> Cost | None:
+        if self.price is None:
+            return None
+        per_in, per_out, source = self.price
+        return Cost((self.prompt_tokens * per_in + self.chunks * per_out) / 1_000_000, source)
+
+
+def _short_cost(cost: Cost | None) -> str:
+    """Cost in a narrow header: "~" marks an estimate (the export and chat footer say from where)."""
+    if cost is None:
+        return "$?"
+    return ("~" if cost.estimated else "") + fmt_cost(Cost(cost.usd, "relay"))
