@@ -11,6 +11,9 @@ key-press latency (time from the press until its handler runs). The baseline awa
 behind, so it is stopped at a time limit and reported as a lower bound.
 
     python bench/stream_render.py [--quick]
+
+--quick is a smoke run for CI (seconds); its render-growth windows are too small to mean much.
+Figures depend on machine load: run on an otherwise idle machine when comparing.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Column:
     arrivals: list[float] = field(default_factory=list)  # per token
     renders: list[tuple[float, float]] = field(default_factory=list)  # (at, seconds of work)
     shown_tokens: int = 0  # tokens on screen (baseline) when stopped
+    stop: bool = False  # the baseline's time is up: its reader leaves after the current update
     first_token: float = 0.0
     done_at: float = 0.0  # all text rendered
 
@@ -110,6 +114,8 @@ class BenchApp(App):
 
 async def read_stream(client: RelayClient, model: str, column: Column, sink) -> None:
     async for event in client.stream_chat(PROMPT, model):
+        if column.stop:
+            return  # not a task cancel: cancelling `Markdown.update` midway breaks app shutdown
         if isinstance(event, Delta) and event.text:
             now = time.perf_counter()
             if not column.arrivals:
@@ -140,9 +146,13 @@ async def run(relay_url: str, scenario: Scenario, naive: bool) -> dict:
         limit = scenario.baseline_limit if naive else None
         _, pending = await asyncio.wait(readers, timeout=limit)
         stopped = time.perf_counter() - t0 if pending else None
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            shown = [column.shown_tokens for column in columns]
+            for column in columns:
+                column.stop = True
+            await asyncio.wait(pending)
+            for column, count in zip(columns, shown):
+                column.shown_tokens = count
         if not naive:
             for widget in widgets:
                 widget.finish()
@@ -223,9 +233,12 @@ def summarise(scenario: Scenario, app: BenchApp, columns: list[Column], t0: floa
 def render_growth(columns: list[Column], window: int, tokens: int) -> str:
     """Render time spent while the first `window` tokens arrived vs the last `window`.
 
-    Frames after the last token (the final freeze, a one-off) count for neither window.
+    Gives the ratio of the sums (the target) and of the median frame (robust to a stray pause
+    on a shared machine). Frames after the last token (the final freeze, a one-off) count for
+    neither window.
     """
-    first = last = 0.0
+    first: list[float] = []
+    last: list[float] = []
     for column in columns:
         if len(column.arrivals) < tokens:
             return "n/a"
@@ -234,10 +247,13 @@ def render_growth(columns: list[Column], window: int, tokens: int) -> str:
         for at, cost in column.renders:
             arrived = bisect_right(column.arrivals, at)
             if arrived <= window and at <= early_end + 0.1:
-                first += cost
+                first.append(cost)
             elif arrived > tokens - window and late_start <= at <= column.arrivals[-1]:
-                last += cost
-    return f"{last / first:.2f}" if first else "n/a"
+                last.append(cost)
+    if not first or not last:
+        return "n/a"
+    median = statistics.median(last) / statistics.median(first)
+    return f"{sum(last) / sum(first):.2f} (median frame {median:.2f})"
 
 
 def key_figures(app: BenchApp) -> str:
@@ -284,9 +300,9 @@ def main() -> None:
 
 
 def print_table(rows: list[tuple[str, str, dict]]) -> None:
-    header = ("scenario", "widget", "finish/stream", "render last/first", "update gap p50/p95",
+    header = ("scenario", "widget", "finish/stream", "render last/first N tok", "update gap p50/p95",
               "key p50/p95")
-    table = [header] + [(label, name, r["ratio"], f'{r["growth"]} ({r["window"]} tok)',
+    table = [header] + [(label, name, r["ratio"], f'{r["growth"]} (N={r["window"]})',
                          r["gaps"], r["keys"]) for label, name, r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for index, row in enumerate(table):

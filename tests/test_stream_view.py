@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 from rich.segment import Segment
 from textual.app import App, ComposeResult
@@ -217,3 +218,22 @@ async def test_a_list_is_not_frozen_while_its_next_item_may_still_be_arriving():
         await settle(pilot, whole)
         assert visible(streamed) == visible(whole)
         assert " 2 second" in texts(streamed)
+
+
+async def test_an_unpaced_burst_is_taken_in_over_several_frames():
+    burst = "".join(f"Paragraph {i} with some words to render.\n\n" for i in range(600))
+    app = Columns()
+    async with app.run_test(size=(160, 40)) as pilot:
+        streamed = app.query_one("#streamed", StreamView)
+        whole = app.query_one("#whole", StreamView)
+        for i in range(0, len(burst), 5):
+            streamed.append(burst[i : i + 5])
+        streamed.flush_frame(time.perf_counter() + 0.010)  # one frame: FRAME_TEXT_CAP at most
+        assert not streamed.idle
+        assert len(burst) > 2 * StreamView.FRAME_TEXT_CAP
+        streamed.finish()
+        await settle(pilot, streamed)
+        whole.set_text(burst)
+        await settle(pilot, whole)
+        assert visible(streamed) == visible(whole)
+        assert texts(streamed)[-1] == "Paragraph 599 with some words to render."

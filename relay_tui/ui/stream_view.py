@@ -11,6 +11,7 @@ visible (core.sanitize) and Rich markup is never interpreted.
 from __future__ import annotations
 
 import time
+from collections import deque
 from math import inf
 
 from rich.segment import Segment
@@ -116,7 +117,7 @@ class StreamView(ScrollView, can_focus=True):
 
     def _reset(self) -> None:
         self._raw: list[str] = []
-        self._pending: list[str] = []
+        self._pending: deque[str] = deque()  # neutralised text not taken in yet
         self._tail = ""  # neutralised source that is not frozen yet
         self._tail_dirty = False
         self._finishing = False
@@ -194,17 +195,18 @@ class StreamView(ScrollView, can_focus=True):
         return more or bool(self._pending)
 
     def _take(self, cap: int | None) -> str:
-        if cap is None or sum(map(len, self._pending)) <= cap:
+        """Up to `cap` characters of queued text (all of it with None)."""
+        if cap is None:
             text = "".join(self._pending)
             self._pending.clear()
             return text
         taken: list[str] = []
         size = 0
         while self._pending and size < cap:
-            piece = self._pending.pop(0)
+            piece = self._pending.popleft()
             if size + len(piece) > cap:
                 piece, rest = piece[: cap - size], piece[cap - size :]
-                self._pending.insert(0, rest)
+                self._pending.appendleft(rest)
             taken.append(piece)
             size += len(piece)
         return "".join(taken)
@@ -214,12 +216,7 @@ class StreamView(ScrollView, can_focus=True):
         frozen, live, self._tail = split_blocks(self._tail, final)
         previous = {block.source: block for block in self._live if block.width}
         for block in frozen:
-            cached = previous.get(block.source)
-            if cached is not None and cached.fence_lang == block.fence_lang:
-                block.lines, block.width, block.style_epoch = (
-                    cached.lines, cached.width, cached.style_epoch)
-            else:
-                self._render(block)
+            self._render(block, previous.get(block.source))
             self._blocks.append(block)
             self._extend(self._lines, block.lines)
         if frozen:
@@ -229,12 +226,7 @@ class StreamView(ScrollView, can_focus=True):
             if index == len(live) - 1 and block.fence_lang is not None and fence_is_open(block):
                 lines = self._open_fence_lines(block, index, renderer)
             else:
-                cached = previous.get(block.source)
-                if cached is not None and cached.fence_lang == block.fence_lang:
-                    block.lines, block.width, block.style_epoch = (
-                        cached.lines, cached.width, cached.style_epoch)
-                else:
-                    self._render(block)
+                self._render(block, previous.get(block.source))
                 lines = block.lines
             self._extend(live_lines, lines)
         self._live = live
@@ -258,7 +250,11 @@ class StreamView(ScrollView, can_focus=True):
             lines.extend(renderer.render_code_line(code[-1], lang, self._width))
         return lines
 
-    def _render(self, block: Block) -> None:
+    def _render(self, block: Block, same: Block | None = None) -> None:
+        """Render `block`, or take the lines of `same` (last frame's rendering of its source)."""
+        if same is not None and same.fence_lang == block.fence_lang:
+            block.lines, block.width, block.style_epoch = same.lines, same.width, same.style_epoch
+            return
         renderer = self._ensure_renderer()
         block.lines = renderer.render(block, self._width)
         block.width = self._width
