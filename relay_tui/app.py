@@ -22,7 +22,8 @@ from relay_tui.store.history import History
 from relay_tui.ui import themes
 from relay_tui.ui.chat_pane import ChatPane
 from relay_tui.ui.compare_pane import ComparePane
-from relay_tui.ui.placeholder_panes import LatencyPane, QuotaPane
+from relay_tui.ui.latency_pane import LatencyPane
+from relay_tui.ui.quota_pane import QuotaPane
 from relay_tui.ui.status_bar import StatusBar
 
 PANES = (("chat", "Chat", "f2"), ("compare", "Compare", "f3"), ("quota", "Quota", "f4"),
@@ -41,7 +42,8 @@ class RelayApp(App):
     CSS_PATH = "ui/app.tcss"
     BINDINGS = [
         Binding("f1", "help", "Help"),
-        *(Binding(key, f"show_pane('{pane}')", title) for pane, title, key in PANES),
+        # priority: the prompt box (TextArea) has F-key bindings of its own that would win
+        *(Binding(key, f"show_pane('{pane}')", title, priority=True) for pane, title, key in PANES),
         Binding("ctrl+o", "pick_profile", "Profile"),
         Binding("ctrl+t", "pick_model", "Model"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -99,7 +101,7 @@ class RelayApp(App):
             self.run_worker(old.aclose(), group="close-session")
         self.model = session.default_model
         self.refresh_status()
-        for pane in self.query("ChatPane, ComparePane"):
+        for pane in self.query("ChatPane, ComparePane, QuotaPane, LatencyPane"):
             pane.session_changed()
 
     def refresh_status(self) -> None:
@@ -154,7 +156,7 @@ class RelayApp(App):
         yield SystemCommand("Switch model", "Pick a model from the relay (ctrl+t)", self.action_pick_model)
         yield SystemCommand("Switch profile", "Pick a relay profile or the demo relay (ctrl+o)",
                             self.action_pick_profile)
-        for pane in self.query("ChatPane, ComparePane"):
+        for pane in self.query("ChatPane, ComparePane, QuotaPane, LatencyPane"):
             yield from pane.palette_commands()
 
     async def on_unmount(self) -> None:
