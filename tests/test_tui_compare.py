@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, ProgressBar
 
 from relay_tui.app import AppOptions, make_app
 from relay_tui.core.compare import ComparisonResult
+from relay_tui.ui.chat_pane import ChatPane
 from relay_tui.ui.compare_pane import ComparePane
 from tests.conftest import TEST_KEY
 from tests.support.screen import screen_text
@@ -171,9 +172,8 @@ async def test_continue_a_column_as_chat(app):
         messages = history.messages(conv.id)
         assert [(m.role, m.content) for m in messages] == [
             ("user", "Start a chat from here"), ("assistant", result.columns[1].text)]
-        from relay_tui.ui.chat_pane import ChatPane
-        if hasattr(ChatPane, "open_conversation"):
-            assert app.query_one("#panes").active == "chat"
+        assert app.query_one("#panes").active == "chat"
+        assert app.query_one(ChatPane).conversation.id == conv.id and app.model == "claude-sonnet-4.5"
 
 
 async def test_export_writes_markdown_json_and_csv(app):
@@ -217,3 +217,67 @@ async def test_batch_mode_fills_the_table_and_reaches_full_progress(app, tmp_pat
         assert all(r[4].isdigit() and str(r[5]).startswith("$") and r[6] == "" for r in rows)
         saved = app.session.history.comparisons()
         assert sorted(c.prompt for c in saved) == ["First batch prompt", "Second batch prompt"]
+
+
+async def test_palette_reaches_the_compare_actions(app):
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for expected in ("Compare: run", "Compare: re-run", "Compare: vote", "Compare: blind mode on/off",
+                         "Compare: continue a column as chat", "Compare: export as CSV",
+                         "Compare: batch from a prompt file", "Compare: choose models"):
+            assert expected in titles
+
+
+async def test_escape_stops_every_column_and_keeps_the_partial_answers(demo_relay, monkeypatch):
+    from relay_tui.demo import DemoRelay
+
+    slow = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,))  # real pace: ~1 s to the first token
+    slow.start()
+    try:
+        monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+        app = make_app(AppOptions(base_url=slow.base_url))
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await open_pane(pilot, app)
+            pane.query_one("#cmp-models", Input).value = "gemini-2.5-flash, gpt-4.1"
+            await type_into(pilot, pane, "#cmp-prompt", "stop me")
+            await pilot.press("enter")
+            await until(pilot, lambda: pane.columns and pane.columns[0].chunks > 3)
+            await pilot.press("escape")
+            await until(pilot, lambda: all(c.finished for c in pane.columns))
+            await pilot.pause()
+            assert all(c.stopped and "■ stopped" in header(c) for c in pane.columns)
+            stored = app.session.history.comparison_answers(pane.comparison_id)
+            assert [a.state for a in stored] == ["stopped", "stopped"]
+            assert stored[0].content == pane.columns[0].view.text != ""
+    finally:
+        slow.stop()
+
+
+def snapshot_app(relay, monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    return make_app(AppOptions(base_url=relay.base_url))
+
+
+async def finished_compare(pilot, *, blind: bool) -> None:
+    pane = await open_pane(pilot, pilot.app)
+    pane.stable_figures = True  # wall-clock figures vary run to run; tokens and cost do not
+    if blind:
+        await pilot.press("ctrl+b")
+    await compare(pilot, pane, prompt="Snapshot")
+    pilot.app.clear_notifications()
+    pane.columns[0].view.focus()
+    await pilot.pause()
+
+
+def test_snapshot_four_finished_columns(snap_compare, demo_relay, monkeypatch):
+    async def run_before(pilot) -> None:
+        await finished_compare(pilot, blind=False)
+
+    assert snap_compare(snapshot_app(demo_relay, monkeypatch), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_blind_before_the_vote(snap_compare, demo_relay, monkeypatch):
+    async def run_before(pilot) -> None:
+        await finished_compare(pilot, blind=True)
+
+    assert snap_compare(snapshot_app(demo_relay, monkeypatch), terminal_size=SIZE, run_before=run_before)

@@ -149,7 +149,7 @@ class CompareColumn(Vertical):
             cost = self._live_cost()
             tokens = f"{self.chunks}~" if self.chunks else "0"
         if stable:
-            ttft_s, rate_s = "··", "··"
+            ttft_s, rate_s = "–", "–"
         else:
             ttft_s = fmt_seconds(ttft)
             rate_s = "–" if rate is None else f"{rate:.1f}"
