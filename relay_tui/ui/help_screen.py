@@ -41,10 +41,14 @@ class HelpScreen(ModalScreen[None]):
         from relay_tui.app import RelayApp
         from relay_tui.ui.chat_pane import ChatPane
         from relay_tui.ui.compare_pane import ComparePane
+        from relay_tui.ui.latency_pane import LatencyPane
+        from relay_tui.ui.quota_pane import QuotaPane
 
         sections = [("Everywhere", binding_rows(RelayApp) + list(GLOBAL_NOTES)),
                     ("Chat pane", binding_rows(ChatPane)),
-                    ("Compare pane", binding_rows(ComparePane))]
+                    ("Compare pane", binding_rows(ComparePane)),
+                    ("Quota pane", binding_rows(QuotaPane)),
+                    ("Latency pane", binding_rows(LatencyPane))]
         with VerticalScroll():
             for title, rows in sections:
                 table = Table(title=title, title_justify="left", show_header=False, box=None,

@@ -1,0 +1,313 @@
+"""Latency pane: per profile and model, how fast the relay answers, from every logged request.
+
+The table is computed by core/stats.py from SQLite indexes, so it is refreshed whole (throttled)
+whenever a request is logged, by any pane or by the probe. Highlighting a row shows that model's
+recent TTFTs as a sparkline and its recent requests; highlighting a request shows its waterfall.
+The probe is `relay-tui bench` run from here: same core call, same log rows, same table cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, ProgressBar, Sparkline, Static
+
+from relay_tui.core.errors import RelayError
+from relay_tui.core.fanout import bench
+from relay_tui.core.records import log_bench_record
+from relay_tui.core.stats import (BENCH_COLUMNS, WINDOWS, bench_cells, latency_table, ms,
+                                  recent_ttfts, waterfall)
+from relay_tui.ui.latency_probe import ProbeForm, ProbeSpec
+from relay_tui.ui.quota_pane import in_front
+
+REFRESH_S = 0.3          # at most this often while requests are being logged
+RECENT = 40              # requests listed for the highlighted model
+SPARK = 60               # TTFTs in the sparkline
+TABLE_COLUMNS = ("profile", "model", "req", "err", "err %", "TTFT ms p50/p95/p99",
+                 "total ms p50/p95/p99", "tok/s p50")
+
+
+class LatencyPane(Vertical, can_focus=False):
+    DEFAULT_CSS = """
+    LatencyPane { padding: 0 1; }
+    LatencyPane #latency-filter { height: 1; color: $text-muted; }
+    LatencyPane #latency-table { height: auto; max-height: 10; }
+    LatencyPane #latency-spark-label { height: 1; margin-top: 1; }
+    LatencyPane #latency-spark { height: 2; }
+    LatencyPane #latency-requests { height: 1fr; min-height: 4; margin-top: 1; }
+    LatencyPane #latency-waterfall { height: auto; }
+    LatencyPane #probe-row { height: auto; }
+    LatencyPane #probe-progress { display: none; }
+    LatencyPane.-probing #probe-progress { display: block; }
+    LatencyPane #probe-table { height: auto; max-height: 8; display: none; }
+    LatencyPane.-probed #probe-table { display: block; }
+    """
+    BINDINGS = [
+        Binding("ctrl+r", "refresh_latency", "Refresh latency"),
+        Binding("ctrl+w", "next_window", "Next time window"),
+        Binding("ctrl+e", "toggle_profiles", "All profiles / this profile"),
+        Binding("ctrl+n", "probe", "Probe (N requests at concurrency C)"),
+        Binding("ctrl+x,escape", "cancel_probe", "Cancel the probe"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="latency-pane")
+        self.window = 1                          # index into WINDOWS: 24 hours
+        self.every_profile = True
+        self.clock = time.time                   # tests pin it for snapshots
+        self._rows: dict[str, tuple[str, str]] = {}
+        self._refresh_due = False
+        self._unsubscribe = None
+        self._probe = None
+        self._probe_done = 0
+        self.last_probe = None                   # the last finished probe's BenchResult
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="latency-filter")
+        table = DataTable(id="latency-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*TABLE_COLUMNS)
+        yield table
+        yield Static(id="latency-spark-label")
+        yield Sparkline([], id="latency-spark", summary_function=max)
+        requests = DataTable(id="latency-requests", cursor_type="row")
+        requests.add_columns("when", "kind", "result", "TTFT ms", "total ms", "tok", "tok/s", "cost $")
+        yield requests
+        yield Static(id="latency-waterfall")
+        with Vertical(id="probe-row"):
+            yield ProgressBar(id="probe-progress", show_eta=False)
+            yield Static(id="probe-status")
+            table = DataTable(id="probe-table", cursor_type="none")
+            table.add_columns(*BENCH_COLUMNS)
+            yield table
+
+    def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._unsubscribe = self.app.history.subscribe(
+            lambda _row: loop.call_soon_threadsafe(self._request_logged))
+        self.action_refresh_latency()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def on_show(self) -> None:
+        if in_front(self):
+            self.query_one("#latency-table").focus()   # the pane's keys work at once
+        self.action_refresh_latency()
+
+    def on_descendant_focus(self, event) -> None:
+        # Focus only lands here while the pane is in front; letting it reach the TabPane would
+        # make TabbedContent re-activate this pane if the user already switched away.
+        event.stop()
+
+    # -- the app's pane protocol ------------------------------------------------------------------
+
+    def session_changed(self) -> None:
+        self.action_refresh_latency()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        def go(action):
+            def run() -> None:
+                self.app.action_show_pane("latency")
+                action()
+            return run
+
+        yield SystemCommand("Latency probe", "N requests at concurrency C to chosen models (ctrl+n "
+                            "in the Latency pane)", go(self.action_probe))
+        yield SystemCommand("Latency: next time window", "Cycle 1 hour, 24 hours, 7 days, 30 days, "
+                            "all time (ctrl+w)", go(self.action_next_window))
+        yield SystemCommand("Latency: all profiles or this one", "Toggle the profile filter "
+                            "(ctrl+e)", go(self.action_toggle_profiles))
+
+    # -- filters ----------------------------------------------------------------------------------
+
+    def action_next_window(self) -> None:
+        self.window = (self.window + 1) % len(WINDOWS)
+        self.action_refresh_latency()
+
+    def action_toggle_profiles(self) -> None:
+        self.every_profile = not self.every_profile
+        self.action_refresh_latency()
+
+    @property
+    def since(self) -> float | None:
+        seconds = WINDOWS[self.window][1]
+        return None if seconds is None else self.clock() - seconds
+
+    # -- the tables -------------------------------------------------------------------------------
+
+    def _request_logged(self) -> None:
+        if self.is_mounted and not self._refresh_due:
+            self._refresh_due = True
+            self.set_timer(REFRESH_S, self.action_refresh_latency)
+
+    def action_refresh_latency(self) -> None:
+        self._refresh_due = False
+        session = self.app.session
+        profile = None if self.every_profile or session is None else session.profile.name
+        label, _ = WINDOWS[self.window]
+        self.query_one("#latency-filter", Static).update(
+            f"window: {label} (ctrl+w) · profiles: {'all' if profile is None else profile} (ctrl+e)"
+            f" · ctrl+n probe · ctrl+r refresh · times in ms")
+        table = self.query_one("#latency-table", DataTable)
+        keep = self._highlighted_row()
+        table.clear()
+        self._rows = {}
+        rows = latency_table(self.app.history, since=self.since, profile=profile)
+        for row in rows:
+            key = f"{row.profile}\t{row.model}"
+            self._rows[key] = (row.profile, row.model)
+            table.add_row(row.profile, *bench_cells(row)[:-1], key=key)
+        if keep in self._rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._show_model()
+
+    def _highlighted_row(self) -> str | None:
+        table = self.query_one("#latency-table", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "latency-table":
+            self._show_model()
+        elif event.data_table.id == "latency-requests":
+            self._show_waterfall(event.row_key.value)
+        event.stop()
+
+    def _show_model(self) -> None:
+        """The sparkline and recent requests of the highlighted profile and model."""
+        label = self.query_one("#latency-spark-label", Static)
+        spark = self.query_one("#latency-spark", Sparkline)
+        requests = self.query_one("#latency-requests", DataTable)
+        requests.clear()
+        chosen = self._rows.get(self._highlighted_row() or "")
+        if chosen is None:
+            label.update("No requests in this window yet: chat, compare, or run a probe (ctrl+n).")
+            spark.data = []
+            self.query_one("#latency-waterfall", Static).update("")
+            return
+        profile, model = chosen
+        ttfts = recent_ttfts(self.app.history, profile=profile, model=model, limit=SPARK,
+                             since=self.since)
+        spark.data = [t * 1000 for t in ttfts]
+        span = f"{min(ttfts) * 1000:.0f}–{max(ttfts) * 1000:.0f} ms" if ttfts else "none succeeded"
+        plural = "s" if len(ttfts) != 1 else ""
+        label.update(Text.assemble(("TTFT of the last ", "dim"), (f"{len(ttfts)}", "bold"),
+                                   (f" request{plural} to {model} via {profile}: ", "dim"), span))
+        for row in reversed(self.app.history.requests(profile=profile, model=model,
+                                                      since=self.since, limit=RECENT)):
+            requests.add_row(*_request_cells(row, self.clock()), key=str(row.id))
+        if not requests.row_count:
+            self.query_one("#latency-waterfall", Static).update("")
+
+    def _show_waterfall(self, row_id: str) -> None:
+        row = self.app.history.request(int(row_id))
+        target = self.query_one("#latency-waterfall", Static)
+        if row is None:
+            target.update("")
+            return
+        target.update(_waterfall_text(row, max(20, self.size.width - 36)))
+
+    # -- the probe --------------------------------------------------------------------------------
+
+    def action_probe(self) -> None:
+        session = self.app.session
+        if session is None or self._probe is not None:
+            return
+        chosen = self._rows.get(self._highlighted_row() or "")
+        models = [chosen[1]] if chosen else [self.app.model or session.default_model or "auto"]
+        self.app.push_screen(ProbeForm(models), self._start_probe)
+
+    def _start_probe(self, spec: ProbeSpec | None) -> None:
+        if spec is None:
+            return
+        self._probe = self.run_worker(self._run_probe(spec), group="probe", exit_on_error=False)
+
+    async def _run_probe(self, spec: ProbeSpec) -> None:
+        session = self.app.session
+        profile, history = session.profile.name, self.app.history
+        bar = self.query_one("#probe-progress", ProgressBar)
+        status = self.query_one("#probe-status", Static)
+        total = spec.n * len(spec.models)
+        bar.update(total=total, progress=0)
+        self._probe_done = 0
+        self.add_class("-probing")
+        status.update(f"probing {', '.join(spec.models)}: {total} requests at concurrency "
+                      f"{spec.concurrency} · ctrl+x cancels")
+
+        def on_record(record) -> None:
+            log_bench_record(history, record, profile=profile, kind="probe")
+
+        def on_progress(done: int, _total: int) -> None:
+            self._probe_done = done
+            bar.update(progress=done)
+
+        try:
+            result = await bench(session.client, spec.models, spec.n, spec.concurrency,
+                                 [{"role": "user", "content": spec.prompt}],
+                                 max_tokens=spec.max_tokens, on_progress=on_progress,
+                                 on_record=on_record)
+        except asyncio.CancelledError:
+            status.update(f"probe cancelled after {self._probe_done} of {total} requests "
+                          "(those are in the table)")
+            raise
+        except RelayError as exc:
+            status.update(f"probe failed: {exc}")
+            return
+        finally:
+            self._probe = None
+            self.remove_class("-probing")
+            self.action_refresh_latency()
+        status.update(f"probe: {result.requests} requests at concurrency {result.concurrency} in "
+                      f"{result.wall:.2f} s ({result.requests_per_s:.1f} req/s) — as `relay-tui "
+                      f"bench`; times in ms as p50/p95/p99")
+        table = self.query_one("#probe-table", DataTable)
+        table.clear()
+        for stats in result.per_model:
+            table.add_row(*bench_cells(stats))
+        self.add_class("-probed")
+        self.last_probe = result
+
+    def action_cancel_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+
+
+def _request_cells(row, now: float) -> tuple[str, ...]:
+    when = time.localtime(row.started_at)
+    shown = time.strftime("%H:%M:%S" if now - row.started_at < 86400 else "%m-%d %H:%M", when)
+    result = "ok" if row.ok else (row.error_kind or "error")
+    if row.status and not row.ok:
+        result += f" {row.status}"
+    tokens = "–" if row.output_tokens is None else f"{row.output_tokens}{'~' if row.output_tokens_estimated else ''}"
+    rate = "–" if row.tokens_per_s is None else f"{row.tokens_per_s:.1f}"
+    cost = "–" if row.cost_usd is None else f"{row.cost_usd:.6f}{'' if row.cost_source == 'relay' else ' est.'}"
+    return (shown, row.kind, result, ms(row.ttft), ms(row.total), tokens, rate, cost)
+
+
+def _waterfall_text(row, width: int) -> Text:
+    """One bar per phase, placed on a shared time axis from the request's start."""
+    phases = waterfall(row)
+    text = Text()
+    text.append(f"Waterfall of {row.request_id or 'request'} ({row.model}, {row.kind})", style="bold")
+    if not phases:
+        text.append("\nno timings: the request failed before connecting")
+        return text
+    end = max(stop for _, _, stop in phases) or 1e-9
+    for name, start, stop in phases:
+        left = round(start / end * width)
+        length = max(1, round(stop / end * width) - left)
+        text.append(f"\n{name:<12} ")
+        text.append(" " * left + "█" * length)
+        text.append(" " * max(1, width - left - length + 1) + f"{stop * 1000:8.1f} ms")
+    if row.connect is None:
+        text.append("\n(connection reused from the pool: no connect or TLS phase)", style="dim")
+    return text
+
