@@ -26,7 +26,6 @@ class CompareColumn(Vertical):
     DEFAULT_CSS = """
     CompareColumn {
         width: 1fr;
-        min-width: 36;
         height: 1fr;
         border-left: vkey $panel;
         padding-left: 1;

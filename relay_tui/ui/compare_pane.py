@@ -30,10 +30,16 @@ from relay_tui.ui.compare_column import LABELS, CompareColumn
 from relay_tui.ui.compare_dialogs import MAX_MODELS, ChoiceScreen, ModelsScreen
 
 HEADER_HZ = 4
+MIN_COLUMN = 38  # cells, the scrollbar and the divider included
 EXPORT_FORMATS = (("m", "Markdown", "md"), ("j", "JSON", "json"), ("c", "CSV", "csv"))
+SUMMARY_LABELS = {  # ComparisonResult.summary() label -> (short label, how its figure reads)
+    "fastest first token": ("first token", None), "fastest output (tok/s)": ("fastest", "{} tok/s"),
+    "cheapest ($)": ("cheapest", "${:.4f}"), "shortest answer (chars)": ("shortest", "{} chars"),
+    "longest answer (chars)": ("longest", "{} chars")}
 TIMING_LABELS = ("fastest first token", "fastest output (tok/s)")
 HINT = ("Type a prompt and press enter: every model answers at once, side by side.\n"
-        "ctrl+l pick models · ctrl+b blind mode · ctrl+g batch from a prompt file · F1 every key")
+        "ctrl+l pick models · ctrl+b blind mode · ctrl+g batch from a prompt file\n"
+        "tab moves between columns (they scroll sideways when narrow) · F1 every key")
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,7 @@ class ComparePane(Vertical):
         holder = self.query_one("#cmp-columns", HorizontalScroll)
         await holder.remove_children()
         await holder.mount_all(self.columns)
+        self._fit_columns()
         self._timer.resume()
         columns = self.columns
 
@@ -215,6 +222,19 @@ class ComparePane(Vertical):
             raise
         self._tick()
         self._show_summary(self.result)
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Share the width among the columns, but never narrower than MIN_COLUMN: past that the
+        columns scroll sideways (tab moves between them) rather than become unreadable."""
+        if not self.columns:
+            return
+        width = self.query_one("#cmp-columns", HorizontalScroll).scrollable_content_region.width
+        each = max(MIN_COLUMN, width // len(self.columns))
+        for column in self.columns:
+            column.styles.width = each
 
     def action_stop(self) -> None:
         if any(not c.finished for c in self.columns):
@@ -253,11 +273,9 @@ class ComparePane(Vertical):
         for label, (model, value) in result.summary().items():
             if self.stable_figures and label in TIMING_LABELS:
                 continue
-            shown = fmt_seconds(value) if "first token" in label else value
-            if label.startswith("cheapest"):
-                label, shown = "cheapest", f"${value:.4f}"
-            ranks.append(f"{label.removesuffix(' (tok/s)').removesuffix(' (chars)')}: "
-                         f"{neutralise(self._shown_name(model))} ({shown})")
+            name, unit = SUMMARY_LABELS[label]
+            shown = fmt_seconds(value) if unit is None else unit.format(value)
+            ranks.append(f"{name}: {neutralise(self._shown_name(model))} ({shown})")
         failed = sum(c.error is not None for c in result.columns)
         lines = [" · ".join(ranks) or "No column finished."]
         if failed:
