@@ -60,15 +60,12 @@ class CompareColumn(Vertical):
         self.error: RelayError | None = None
         self.stopped = False
         self.dirty = True
+        self.view = StreamView()  # held, not queried: events may arrive before it is mounted
 
     def compose(self) -> ComposeResult:
         yield Static(classes="cmp-head")
-        yield StreamView()
+        yield self.view
         yield Static(classes="cmp-error")
-
-    @property
-    def view(self) -> StreamView:
-        return self.query_one(StreamView)
 
     @property
     def finished(self) -> bool:
@@ -98,7 +95,6 @@ class CompareColumn(Vertical):
     def take_error(self, error: RelayError) -> None:
         self.error, self.thinking, self.dirty = error, False, True
         self.view.finish()
-        self.query_one(".cmp-error", Static).update(Text(str(error)))
         self.add_class("-failed")
 
     def stop(self) -> None:
@@ -121,6 +117,8 @@ class CompareColumn(Vertical):
         state, colour = self._state()
         title.append("  ").append(state, style=colours.get(colour, "dim"))
         self.query_one(".cmp-head", Static).update(Text("\n").join([title, self._figures(stable)]))
+        if self.error is not None:
+            self.query_one(".cmp-error", Static).update(Text(str(self.error)))
 
     def _state(self) -> tuple[str, str]:
         """The column's state and the theme variable that colours it."""

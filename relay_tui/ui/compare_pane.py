@@ -9,8 +9,10 @@ until the user votes. Every run is saved in the history by the core.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual import on
@@ -89,6 +91,8 @@ class ComparePane(Vertical):
         super().__init__()
         self.stable_figures = False
         """Hide wall-clock figures (TTFT, tok/s) so snapshots and screenshots are reproducible."""
+        self.shuffler = random.Random()
+        """Deals blind columns their letters (seeded by snapshot tests)."""
         self.columns: list[CompareColumn] = []
         self.available: list[str] = []
         self.last: Run | None = None
@@ -166,6 +170,8 @@ class ComparePane(Vertical):
                         title="Compare", severity="warning")
             return
         system = self.query_one("#cmp-system", Input).value.strip() or None
+        if self.blind:  # the models box lists them in order: the letters must not follow it
+            models = self.shuffler.sample(models, len(models))
         self.start(Run(prompt, system, tuple(models), self.blind))
 
     def action_rerun(self) -> None:
@@ -179,7 +185,8 @@ class ComparePane(Vertical):
             self.notify("No relay: pick a profile (ctrl+o)", title="Compare", severity="error")
             return
         self.last = run
-        self.run_worker(self._compare(run), group="compare", exclusive=True)
+        # a callable, not a coroutine: an exclusive worker replaced before it starts never awaits it
+        self.run_worker(partial(self._compare, run), group="compare", exclusive=True)
 
     async def _compare(self, run: Run) -> None:
         session = self.app.session
@@ -246,7 +253,7 @@ class ComparePane(Vertical):
         colours = self.app.get_css_variables()
         hidden = self.hidden
         for column in self.columns:
-            if column.dirty or not column.finished:
+            if column.is_mounted and (column.dirty or not column.finished):
                 column.redraw_header(colours, blind=hidden, stable=self.stable_figures)
         if all(c.finished for c in self.columns):
             self._timer.pause()
