@@ -24,7 +24,7 @@ from relay_tui.core.records import log_bench_record
 from relay_tui.core.stats import (BENCH_COLUMNS, WINDOWS, bench_cells, latency_table, ms,
                                   recent_ttfts, waterfall)
 from relay_tui.ui.latency_probe import ProbeForm, ProbeSpec
-from relay_tui.ui.quota_pane import in_front
+from relay_tui.ui.quota_pane import claim_focus
 
 REFRESH_S = 0.3          # at most this often while requests are being logged
 RECENT = 40              # requests listed for the highlighted model
@@ -97,8 +97,7 @@ class LatencyPane(Vertical, can_focus=False):
             self._unsubscribe()
 
     def on_show(self) -> None:
-        if in_front(self):
-            self.query_one("#latency-table").focus()   # the pane's keys work at once
+        claim_focus(self, self.query_one("#latency-table"))
         self.action_refresh_latency()
 
     def on_descendant_focus(self, event) -> None:

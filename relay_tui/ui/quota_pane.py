@@ -82,9 +82,9 @@ class QuotaPane(VerticalScroll, can_focus=True):
         if self._unsubscribe is not None:
             self._unsubscribe()
 
+
     def on_show(self) -> None:
-        if in_front(self):
-            self.focus()   # so the pane's keys work as soon as it is in front
+        claim_focus(self, self)
 
     def on_descendant_focus(self, event) -> None:
         # Focus only lands here while the pane is in front; letting it reach the TabPane would
@@ -319,8 +319,14 @@ def _by_day(rows) -> Group:
     return Group(title, table)
 
 
+def claim_focus(pane: Widget, target: Widget) -> None:
+    """Arriving on a pane focuses `target`, so the pane's keys work at once. The previous pane's
+    focused widget is blurred later (on its Hide event) and can move the focus back to one of
+    its hidden siblings, so the focus is checked again once that has happened."""
+    def check() -> None:
+        focused = pane.screen.focused
+        if pane.display and (focused is None or pane not in focused.ancestors_with_self):
+            target.focus()
 
-def in_front(widget: Widget) -> bool:
-    """Still shown when a delayed Show event arrives (both panes ask this before focusing:
-    a hidden pane that took focus would be brought back to the front)."""
-    return all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget))
+    target.focus()
+    pane.set_timer(0.1, check)
