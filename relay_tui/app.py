@@ -114,6 +114,11 @@ class RelayApp(App):
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane
+        # A pane that names its focus target gets the focus now, before the old pane's focused
+        # widget is hidden (Textual would move that focus to a hidden sibling, and back).
+        for widget in self.query_one(f"TabPane#{pane}").children:
+            if hasattr(widget, "focus_target"):
+                self.screen.set_focus(widget.focus_target())
 
     def action_help(self) -> None:
         from relay_tui.ui.help_screen import HelpScreen

@@ -171,8 +171,9 @@ def test_quota_pane_snapshot(relay_factory, snap_compare):
     async def pin(pilot):
         pane = app.query_one(QuotaPane)
         pane.clock = lambda: noon
+        await settle(app, pilot, 0.3)         # the chat pane's start-up focus first
         await pilot.press("f4")
-        await app.workers.wait_for_complete()
+        await settle(app, pilot, 0.15)
         from dataclasses import replace
         pane.reading = replace(pane.reading, read_at=noon)
         pane.show()

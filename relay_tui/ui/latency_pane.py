@@ -97,8 +97,11 @@ class LatencyPane(Vertical, can_focus=False):
             self._unsubscribe()
 
     def on_show(self) -> None:
-        claim_focus(self, self.query_one("#latency-table"))
+        claim_focus(self, self.focus_target())
         self.action_refresh_latency()
+
+    def focus_target(self) -> DataTable:
+        return self.query_one("#latency-table", DataTable)
 
     def on_descendant_focus(self, event) -> None:
         # Focus only lands here while the pane is in front; letting it reach the TabPane would

@@ -86,6 +86,9 @@ class QuotaPane(VerticalScroll, can_focus=True):
     def on_show(self) -> None:
         claim_focus(self, self)
 
+    def focus_target(self) -> Widget:
+        return self
+
     def on_descendant_focus(self, event) -> None:
         # Focus only lands here while the pane is in front; letting it reach the TabPane would
         # make TabbedContent re-activate this pane if the user already switched away.
@@ -325,7 +328,8 @@ def claim_focus(pane: Widget, target: Widget) -> None:
     its hidden siblings, so the focus is checked again once that has happened."""
     def check() -> None:
         focused = pane.screen.focused
-        if pane.display and (focused is None or pane not in focused.ancestors_with_self):
+        shown = all(node.display for node in pane.ancestors_with_self if isinstance(node, Widget))
+        if shown and (focused is None or pane not in focused.ancestors_with_self):
             target.focus()
 
     target.focus()

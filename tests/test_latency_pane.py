@@ -1,0 +1,148 @@
+"""The Latency pane as a user sees it: the table from the log, windows, waterfalls, the probe."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from relay_tui.app import AppOptions, make_app
+from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
+from relay_tui.demo import DEMO_KEY, DemoRelay
+from relay_tui.ui.latency_pane import LatencyPane
+from relay_tui.ui.latency_probe import ProbeForm
+from tests.conftest import TEST_KEY
+from tests.support.screen import screen_text
+from tests.test_quota_pane import settle
+
+SIZE = (160, 48)
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+
+
+async def open_latency(app, pilot):
+    await settle(app, pilot, 0.1)
+    await pilot.press("f5")
+    await settle(app, pilot, 0.15)
+    pane = app.query_one(LatencyPane)
+    assert pane in app.focused.ancestors_with_self       # its keys work at once
+    return pane
+
+
+def cells(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def run_probe(app, pilot, *, models: str, n: int, c: int):
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+    form = app.screen
+    assert isinstance(form, ProbeForm)
+    form.query_one("#probe-models", Input).value = models
+    form.query_one("#probe-n", Input).value = str(n)
+    form.query_one("#probe-c", Input).value = str(c)
+    form.query_one("#probe-models", Input).focus()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_probe_fills_the_table_like_relay_tui_bench(demo_relay):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_latency(app, pilot)
+        assert "No requests in this window yet" in screen_text(app), screen_text(app)
+        await run_probe(app, pilot, models="gpt-4.1, gemini-2.5-flash", n=6, c=3)
+        await settle(app, pilot, 0.4)
+        result = pane.last_probe
+        assert result is not None and result.requests == 12 and result.concurrency == 3
+        probe_table = pane.query_one("#probe-table", DataTable)
+        assert [str(c.label) for c in probe_table.columns.values()] == list(BENCH_COLUMNS)
+        assert cells(probe_table) == [list(bench_cells(s)) for s in result.per_model]
+        logged = app.history.requests()
+        assert len(logged) == 12 and {r.kind for r in logged} == {"probe"}
+        table = cells(pane.query_one("#latency-table", DataTable))
+        assert [row[1] for row in table] == ["gemini-2.5-flash", "gpt-4.1"]
+        assert all(row[2] == "6" and row[3] == "0" for row in table)
+        text = screen_text(app)
+        assert "TTFT of the last 6 requests to gemini-2.5-flash" in text
+        assert "12 requests at concurrency 3" in text
+
+
+async def test_cancel_keeps_the_requests_that_finished():
+    relay = DemoRelay(time_scale=1.0, accept_keys=(DEMO_KEY, TEST_KEY),
+                      model_overrides={"gpt-4.1": {"ttft": 0.05, "tps": 400, "answer_tokens": 8}})
+    relay.start()
+    try:
+        app = make_app(AppOptions(base_url=relay.base_url))
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await open_latency(app, pilot)
+            await run_probe(app, pilot, models="gpt-4.1", n=200, c=1)
+            await pilot.pause(0.5)
+            assert pane.has_class("-probing")
+            await pilot.press("ctrl+x")
+            await settle(app, pilot, 0.4)
+            assert not pane.has_class("-probing") and pane.last_probe is None
+            kept = len(app.history.requests())
+            assert 0 < kept < 200
+            assert f"probe cancelled after {kept} of 200 requests" in screen_text(app)
+            assert cells(pane.query_one("#latency-table", DataTable))[0][2] == str(kept)
+    finally:
+        relay.stop()
+
+
+async def test_time_window_profile_filter_and_waterfall(demo_relay):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    log = app.history.log_request
+    log(request_id="rt-old", profile="elsewhere", model="old-model", kind="chat",
+        started_at=time.time() - 3 * 86400, ttft=0.9, total=2.0)
+    log(request_id="rt-new", profile=app.session.profile.name, model="gpt-4.1", kind="chat",
+        started_at=time.time() - 60, connect=0.002, headers=0.010, ttft=0.300, total=1.5,
+        output_tokens=90, tokens_per_s=74.2, cost_usd=0.0012, cost_source="relay")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_latency(app, pilot)
+        table = pane.query_one("#latency-table", DataTable)
+        assert [r[1] for r in cells(table)] == ["gpt-4.1"]             # 24 hours
+        await pilot.press("ctrl+w")                                   # 7 days
+        await pilot.pause()
+        assert [r[1] for r in cells(table)] == ["gpt-4.1", "old-model"]
+        assert "window: 7 days" in screen_text(app)
+        await pilot.press("ctrl+e")                                   # this profile only
+        await pilot.pause()
+        assert [r[1] for r in cells(table)] == ["gpt-4.1"]
+        text = screen_text(app)
+        assert "Waterfall of rt-new (gpt-4.1, chat)" in text
+        for phase, shown in (("connect", "2.0 ms"), ("headers", "10.0 ms"),
+                             ("first token", "300.0 ms"), ("last token", "1500.0 ms")):
+            line = next(line for line in text.splitlines() if line.strip().startswith(phase))
+            assert "█" in line and line.rstrip().endswith(shown)
+
+
+def test_latency_pane_snapshot(demo_relay, snap_compare):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    noon = time.mktime((2025, 6, 14, 12, 0, 0, 0, 0, -1))
+    profile = app.session.profile.name
+    for i in range(24):
+        model = ("gpt-4.1", "gemini-2.5-flash", "claude-sonnet-4.5")[i % 3]
+        error = "rate_limited" if i == 7 else None
+        app.history.log_request(
+            request_id=f"rt-{i:03}", profile=profile, model=model, kind="chat",
+            started_at=noon - 600 + i * 20, error_kind=error, status=429 if error else 200,
+            connect=0.002, headers=0.01, ttft=None if error else 0.3 + (i % 5) * 0.07,
+            total=None if error else 1.2 + (i % 4) * 0.2, output_tokens=None if error else 100,
+            tokens_per_s=None if error else 90.0 - i, cost_usd=None if error else 0.001,
+            cost_source="relay")
+
+    async def pin(pilot):
+        pane = app.query_one(LatencyPane)
+        pane.clock = lambda: noon
+        await settle(app, pilot, 0.3)         # the chat pane's start-up focus first
+        await pilot.press("f5")
+        await settle(app, pilot, 0.15)
+        pane.action_refresh_latency()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=pin)
