@@ -124,7 +124,7 @@ async def test_requests_show_their_quota_delta_and_cross_each_threshold_once(rel
         alerts = []
         for _ in range(6):
             await chat_once(app)
-            await settle(app, pilot, 0.35)
+            await settle(app, pilot, 0.65)
             alerts = [n.message for n in app._notifications if "of the quota used" in n.message]
             used = relay.books()["used_usd"]
             if used / 0.005 < 0.75:

@@ -28,7 +28,7 @@ from relay_tui.core.stats import crossed, project, spend_by_day, spend_by_model,
 from relay_tui.store import keys
 from relay_tui.store.history import RequestRow
 
-SETTLE_S = 0.2          # re-read the balance this long after the last logged request of a burst
+SETTLE_S = 0.5          # re-read the balance this long after the last logged request of a burst
 SPEND_DAYS = 30
 CHART_DAYS = 14
 GAUGE_WIDTH = 40
@@ -124,7 +124,6 @@ class QuotaPane(VerticalScroll, can_focus=True):
         if self._settle is not None:
             self._settle.stop()
         self._settle = self.set_timer(SETTLE_S, self.action_refresh_quota)
-        self.show()
 
     async def _read(self) -> None:
         session = self.app.session
