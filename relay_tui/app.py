@@ -41,12 +41,13 @@ class RelayApp(App):
     TITLE = "relay-tui"
     CSS_PATH = "ui/app.tcss"
     BINDINGS = [
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", tooltip="This help: every key of the app and its panes"),
         # priority: the prompt box (TextArea) has F-key bindings of its own that would win
-        *(Binding(key, f"show_pane('{pane}')", title, priority=True) for pane, title, key in PANES),
-        Binding("ctrl+o", "pick_profile", "Profile"),
-        Binding("ctrl+t", "pick_model", "Model"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        *(Binding(key, f"show_pane('{pane}')", title, priority=True, tooltip=f"Show the {title} pane")
+          for pane, title, key in PANES),
+        Binding("ctrl+o", "pick_profile", "Profile", tooltip="Switch relay profile (or the demo relay)"),
+        Binding("ctrl+t", "pick_model", "Model", tooltip="Switch model (fuzzy search over /v1/models)"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit relay-tui"),
     ]
 
     model: reactive[str | None] = reactive(None)

@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-env", help="with add: environment variable holding this profile's key")
     p.add_argument("--json", action="store_true", help="with list: print JSON")
 
+    p = sub.add_parser("screenshots", help="regenerate the SVG screenshots against the demo relay")
+    p.add_argument("directory", nargs="?", default="screenshots", metavar="DIR",
+                   help="where to write them (default: ./screenshots)")
+    p.add_argument("--only", action="append", metavar="NAME", help="just this shot (repeatable)")
+
     p = sub.add_parser("demo-relay", help="run the demo relay as a standalone server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")

@@ -494,6 +494,22 @@ def cmd_demo_relay(args) -> int:
     return EXIT_OK
 
 
+# -- screenshots ------------------------------------------------------------------------------
+
+def cmd_screenshots(args) -> int:
+    from pathlib import Path
+
+    from relay_tui import screenshots
+
+    known = {name for name, _, _ in screenshots.SHOTS}
+    unknown = set(args.only or ()) - known
+    if unknown:
+        raise UsageError(f"no screenshot named {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+    for path in screenshots.run(Path(args.directory), set(args.only or ()) or None):
+        print(path)
+    return EXIT_OK
+
+
 COMMANDS = {
     "models": cmd_models,
     "chat": cmd_chat,
@@ -503,4 +519,5 @@ COMMANDS = {
     "keys": cmd_keys,
     "profiles": cmd_profiles,
     "demo-relay": cmd_demo_relay,
+    "screenshots": cmd_screenshots,
 }

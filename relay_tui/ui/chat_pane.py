@@ -110,7 +110,8 @@ class ChatPane(Horizontal):
         with Vertical(id="chat-main"):
             yield VerticalScroll(id="chat-transcript")
             yield Static("", id="chat-note")
-            yield PromptArea(id="chat-prompt", soft_wrap=True, show_line_numbers=False)
+            yield PromptArea(id="chat-prompt", soft_wrap=True, show_line_numbers=False,
+                             placeholder="Ask anything · Enter sends · ctrl+j new line · Esc stops")
 
     def on_mount(self) -> None:
         self._tick = self.set_interval(0.25, self._refresh_live, pause=True)
@@ -151,6 +152,10 @@ class ChatPane(Horizontal):
     @property
     def history(self):
         return self.app.history
+
+    def focus_target(self):
+        """What takes the focus when the pane is shown (app.action_show_pane)."""
+        return self.query_one(PromptArea)
 
     @property
     def streaming(self) -> bool:
@@ -231,6 +236,7 @@ class ChatPane(Horizontal):
             await transcript.query(".chat-welcome").remove()
             if prompt is not None:
                 await transcript.mount(UserMessage(prompt))
+                self._reload_list()  # a new conversation shows in the sidebar at once
             block = AnswerBlock(conv.model)
             await transcript.mount(block)
             await self._trim()

@@ -23,7 +23,7 @@ def binding_rows(owner) -> list[tuple[str, str]]:
     for binding in getattr(owner, "BINDINGS", []):
         if isinstance(binding, Binding) and binding.description:
             keys = ", ".join(k.strip() for k in binding.key.split(","))
-            rows.append((keys, binding.description))
+            rows.append((keys, binding.tooltip or binding.description))
     return rows
 
 
@@ -52,8 +52,8 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             for title, rows in sections:
                 table = Table(title=title, title_justify="left", show_header=False, box=None,
-                              expand=True, title_style="bold")
-                table.add_column("key", style="bold", width=22)
+                              title_style="bold", padding=(0, 1))
+                table.add_column("key", style="bold", width=24, no_wrap=True)  # same in every section
                 table.add_column("action")
                 for key, description in rows:
                     table.add_row(key, description)
