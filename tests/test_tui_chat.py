@@ -316,6 +316,7 @@ def test_snapshot_after_a_finished_answer(snap_compare, demo_relay, monkeypatch)
         block = pane.query_one(AnswerBlock)
         assert block.status_text.startswith("gpt-4.1 · TTFT ")
         block._status("gpt-4.1 · TTFT (hidden) · tokens and cost checked in other tests")
+        pane.query_one(PromptArea).cursor_blink = False  # steady cursor: the blink phase is timing
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.1)  # the layout after the last frame (answer height, anchored scroll)
 

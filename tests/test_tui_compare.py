@@ -246,7 +246,10 @@ async def test_palette_reaches_the_compare_actions(app):
 async def test_escape_stops_every_column_and_keeps_the_partial_answers(demo_relay, monkeypatch):
     from relay_tui.demo import DemoRelay
 
-    slow = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,))  # real pace: ~1 s to the first token
+    # Real pace (~1 s to the first token) and long answers: Pilot's key press waits up to 2 s for
+    # the app to look idle, which a loaded machine can stretch past a short answer's end.
+    slow = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,),
+                     model_overrides={m: {"answer_tokens": 3000} for m in ("gemini-2.5-flash", "gpt-4.1")})
     slow.start()
     try:
         monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)

@@ -2,14 +2,16 @@
 
 The TUI never builds clients or opens the database itself; it asks a Session, so switching
 profile is one call and the CLI's rules for choosing the relay and key (core/target.py) apply
-unchanged.
+unchanged. Its client reads the network on a thread of its own (core/netloop.py), so rendering
+never delays reading nor the timings taken there.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from relay_tui.core.client import ModelInfo, RelayClient
+from relay_tui.core.client import ModelInfo
+from relay_tui.core.netloop import ThreadedClient
 from relay_tui.core.target import Target, resolve_target, start_demo
 from relay_tui.store import keys
 
@@ -21,7 +23,7 @@ class Session:
     def __init__(self, target: Target, history: History):
         self.target = target
         self.history = history
-        self.client = RelayClient(target.profile, target.api_key)
+        self.client = ThreadedClient(target.profile, target.api_key)
         self._models: list[ModelInfo] | None = None
 
     @property
