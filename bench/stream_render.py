@@ -1,7 +1,7 @@
 """Does streaming stay linear? StreamView against a naive `Markdown.update` baseline, headless.
 
-Runs the app headless (240x60) against the real demo relay over HTTP (core RelayClient), and
-prints one table:
+Runs the app headless (240x60) against the real demo relay over HTTP (core ThreadedClient, the
+app's client: reading on a network thread, the app's GIL switch interval), and prints one table:
   (a) 1 column, 800 chunks sent within 2 s;
   (b) 4 columns x 5,000 tokens at 50 tok/s each, with a key pressed every 0.5 s.
 Figures: display-finish time / the stream's own duration (targets: (a) <= 1.5x, (b) <= 1.05x),
@@ -10,7 +10,7 @@ key-press latency (time from the press until its handler runs). The baseline awa
 `Markdown.update(whole answer)` per token in the reader, as a naive app would; it falls far
 behind, so it is stopped at a time limit and reported as a lower bound.
 
-    python bench/stream_render.py [--quick]
+    python bench/stream_render.py [--quick] [--switch-interval S]
 
 --quick is a smoke run for CI (seconds); its render-growth windows are too small to mean much.
 Figures depend on machine load: run on an otherwise idle machine when comparing.
@@ -33,8 +33,8 @@ from textual.app import App, ComposeResult  # noqa: E402
 from textual.containers import Horizontal, VerticalScroll  # noqa: E402
 from textual.widgets import Markdown  # noqa: E402
 
-from relay_tui.core.client import RelayClient  # noqa: E402
 from relay_tui.core.events import Delta  # noqa: E402
+from relay_tui.core.netloop import SWITCH_INTERVAL, ThreadedClient  # noqa: E402
 from relay_tui.demo import DEMO_KEY, DemoRelay  # noqa: E402
 from relay_tui.store.profile import Profile  # noqa: E402
 from relay_tui.ui.stream_view import StreamView  # noqa: E402
@@ -112,7 +112,7 @@ class BenchApp(App):
         super()._display(screen, renderable)
 
 
-async def read_stream(client: RelayClient, model: str, column: Column, sink) -> None:
+async def read_stream(client: ThreadedClient, model: str, column: Column, sink) -> None:
     async for event in client.stream_chat(PROMPT, model):
         if column.stop:
             return  # not a task cancel: cancelling `Markdown.update` midway breaks app shutdown
@@ -135,7 +135,7 @@ async def run(relay_url: str, scenario: Scenario, naive: bool) -> dict:
             for widget in widgets:
                 widget.set_text(WARM_UP)
                 widget.clear()
-        clients = [RelayClient(profile, DEMO_KEY) for _ in columns]
+        clients = [ThreadedClient(profile, DEMO_KEY) for _ in columns]
         readers = []
         t0 = time.perf_counter()
         for index, (client, column, widget) in enumerate(zip(clients, columns, widgets)):
@@ -277,7 +277,10 @@ def percentiles(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (CI)")
+    parser.add_argument("--switch-interval", type=float, default=SWITCH_INTERVAL,
+                        help=f"sys.setswitchinterval (default: the app's, {SWITCH_INTERVAL} s)")
     args = parser.parse_args()
+    sys.setswitchinterval(args.switch_interval)
     if args.quick:
         scenarios = [Scenario("(a) 1 col, 200 chunks in 0.5 s", 1, 200, 400.0, False, 5.0),
                      Scenario("(b) 4 cols x 250 tok @ 50/s", 4, 250, 50.0, True, 3.0)]

@@ -6,6 +6,7 @@ the benchmarks construct the same app a user gets.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from relay_tui.core.netloop import SWITCH_INTERVAL
 from relay_tui.core.session import Session, demo_session, open_session
 from relay_tui.core.target import SetupError
 from relay_tui.store.config import Settings, load_settings, set_ui_value
@@ -174,6 +176,9 @@ class RelayApp(App):
 def make_app(options: AppOptions | None = None, *, settings: Settings | None = None) -> RelayApp:
     """Build the app for these options: the profile's relay, the demo relay, or the first-run form."""
     options = options or AppOptions()
+    # Relay I/O runs on a network thread (core/netloop.py): a shorter GIL switch interval lets it
+    # take a chunk within ~1 ms while a frame renders, not 5 ms (DESIGN-NOTES, "Network thread").
+    sys.setswitchinterval(SWITCH_INTERVAL)
     settings = settings if settings is not None else load_settings()
     history = History()
     session, problem = None, None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import threading
 import time
 from contextlib import aclosing
@@ -18,7 +19,7 @@ from relay_tui.core.client import RelayClient
 from relay_tui.core.errors import RateLimited, RelayError
 from relay_tui.core.events import Delta, Done, Reasoning, Usage
 from relay_tui.core.fanout import bench, compare
-from relay_tui.core.netloop import NetworkThread, ThreadedClient
+from relay_tui.core.netloop import SWITCH_INTERVAL, NetworkThread, ThreadedClient
 from relay_tui.core.quota import read_quota
 from relay_tui.demo import DemoRelay
 from relay_tui.store.profile import Profile
@@ -151,7 +152,11 @@ async def test_cancelling_the_reader_closes_the_connection(proxy, demo_relay):
 
 async def test_a_busy_caller_loop_does_not_delay_the_readers_timing():
     """The point of the thread: the caller's loop is blocked (a long render) when the first
-    token arrives, and TTFT still says when it arrived, not when the caller got round to it."""
+    token arrives, and TTFT still says when it arrived, not when the caller got round to it
+    (0.5 s with a RelayClient on the caller's loop). With the GIL switch interval the app sets:
+    at Python's default 5 ms, the three threads here (caller, relay, reader) add 30-70 ms."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,),
                       model_overrides={"gpt-4.1": {"ttft": 0.1, "tps": 1000, "answer_tokens": 5}})
     relay.start()
@@ -166,6 +171,7 @@ async def test_a_busy_caller_loop_does_not_delay_the_readers_timing():
             events = [await first] + [e async for e in stream]
     finally:
         relay.stop()
+        sys.setswitchinterval(previous)
     ttft = events[-1].metrics.ttft
     assert 0.1 <= ttft < 0.15, ttft
 

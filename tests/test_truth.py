@@ -1,5 +1,5 @@
 """Truth: what the panes show and store equals what the demo relay did — a known first-token
-delay within 5 ms, and the balance and costs to the cent of the relay's own books."""
+delay within 5 ms (the median shown), and the balance and costs to the cent of the relay's own books."""
 
 from __future__ import annotations
 
@@ -68,15 +68,19 @@ async def test_ttft_shown_and_stored_and_costs_match_the_relays_books(timed_rela
             if pane.last_probe is not None:
                 break
         stored = sorted(r.ttft for r in app.history.requests())
-        # Measured on a loaded 2-core machine: 252-253 ms with a bare client (the relay counts
-        # its delay from the headers it sends), a median of 255-258 ms inside the app (a frame
-        # rendered while a request is sent), up to 262 ms after a long test session. The issue's
-        # 5 ms holds for the bare client and not reliably in the app, so the app is held to
-        # 15 ms here (see the README).
+        # The relay counts its delay from the headers it sends, so even a bare client reads
+        # 252-255 ms. In the app the reader runs on the network thread (core/netloop.py): the
+        # median is 252.5-254.5 ms (it was 255-258 ms with the reader on the UI loop). A single
+        # request sent while the whole screen re-renders (the first, as the probe form closes)
+        # still reads 257-262 ms on this shared 2-core machine: the network thread waits for the
+        # GIL at each socket call. So the shown median is held to the issue's 5 ms, each stored
+        # request to 15 ms (DESIGN-NOTES, "Network thread").
         assert len(stored) == 5 and all(abs(t - TTFT) <= 0.015 for t in stored), stored
+        assert abs(stored[2] - TTFT) <= 0.005, stored
         row = [str(c) for c in app.query_one(LatencyPane).query_one("#latency-table", DataTable).get_row_at(0)]
-        p50 = int(row[5].split("/")[0]) / 1000                    # TTFT ms p50/p95/p99 as shown
-        assert p50 == round(stored[2], 3), row                    # shown as stored, to the ms
+        p50_ms = int(row[5].split("/")[0])                        # TTFT ms p50/p95/p99 as shown
+        assert p50_ms == round(stored[2] * 1000), row             # shown as stored, to the ms
+        assert abs(p50_ms - TTFT * 1000) <= 5, row
 
         await pilot.press("f4")
         quota = app.query_one(QuotaPane)

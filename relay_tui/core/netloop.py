@@ -22,6 +22,10 @@ from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice, Usage
 from relay_tui.store.profile import Profile
 
 T = TypeVar("T")
+# The network thread needs the GIL for each chunk; while the UI thread renders, CPython hands
+# it over only after the switch interval (5 ms by default), and a request takes several
+# hand-overs. The app sets this at start (DESIGN-NOTES: "Network thread" has the figures).
+SWITCH_INTERVAL = 0.001
 CLOSE_SECONDS = 2.0   # how long a closed stream waits for its network side to let go
 
 
