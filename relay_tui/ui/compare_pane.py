@@ -105,7 +105,7 @@ class ComparePane(Vertical):
         with Horizontal(classes="cmp-row"):
             yield Label("Models")
             yield Input(id="cmp-models", compact=True, placeholder="model, model, … (ctrl+l to pick)")
-            yield Label("", id="cmp-mode")
+            yield Label("blind", id="cmp-mode")
         with Horizontal(classes="cmp-row"):
             yield Label("System")
             yield Input(id="cmp-system", compact=True, placeholder="optional system prompt")
@@ -130,6 +130,7 @@ class ComparePane(Vertical):
 
     def session_changed(self) -> None:
         """A new relay profile: its models, and a fresh pane."""
+        self.workers.cancel_group(self, "compare")
         self.available = []
         self.query_one("#cmp-models", Input).value = ""
         if self.app.session is not None:
@@ -150,7 +151,7 @@ class ComparePane(Vertical):
         return [m.strip() for m in self.query_one("#cmp-models", Input).value.split(",") if m.strip()]
 
     def watch_blind(self, blind: bool) -> None:
-        self.query_one("#cmp-mode", Label).update("blind" if blind else "")
+        self.query_one("#cmp-mode", Label).display = blind
 
     # -- running ---------------------------------------------------------------------------------
 
