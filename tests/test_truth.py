@@ -70,7 +70,7 @@ async def test_ttft_shown_and_stored_and_costs_match_the_relays_books(timed_rela
         stored = sorted(r.ttft for r in app.history.requests())
         # The relay counts its delay from the headers it sends, so even a bare client reads
         # 252-255 ms. In the app the reader runs on the network thread (core/netloop.py): the
-        # median is 252.5-254.5 ms (it was 255-258 ms with the reader on the UI loop). A single
+        # median is 252.8-254.3 ms (it was 255-256.4 ms with the reader on the UI loop). A single
         # request sent while the whole screen re-renders (the first, as the probe form closes)
         # still reads 257-262 ms on this shared 2-core machine: the network thread waits for the
         # GIL at each socket call. So the shown median is held to the 5 ms, each stored
