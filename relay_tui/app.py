@@ -168,6 +168,10 @@ class RelayApp(App):
             yield from pane.palette_commands()
 
     async def on_unmount(self) -> None:
+        # Stop answers still streaming first: they record themselves as "stopped" in the
+        # history, which must still be open for that.
+        self.workers.cancel_all()
+        await self.workers.wait_for_complete()
         if self.session is not None:
             await self.session.aclose()
         self.history.close()
