@@ -170,8 +170,11 @@ class RelayApp(App):
     async def on_unmount(self) -> None:
         # Stop answers still streaming first: they record themselves as "stopped" in the
         # history, which must still be open for that.
+        import asyncio
+
+        workers = list(self.workers)
         self.workers.cancel_all()
-        await self.workers.wait_for_complete()
+        await asyncio.gather(*(worker.wait() for worker in workers), return_exceptions=True)
         if self.session is not None:
             await self.session.aclose()
         self.history.close()
