@@ -321,7 +321,7 @@ async def test_ttft_matches_the_relays_first_token_delay():
     from relay_tui.demo import DemoRelay
 
     relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,),
-                      model_overrides={"gpt-4.1": {"ttft": 0.2, "tps": 500.0, "answer_tokens": 10}})
+                      model_overrides={"gpt-4.1": {"ttft": 0.2, "tps": 50.0, "answer_tokens": 10}})
     relay.start()
     try:
         async with RelayClient(Profile("p", relay.base_url), TEST_KEY) as c:
@@ -329,9 +329,11 @@ async def test_ttft_matches_the_relays_first_token_delay():
     finally:
         relay.stop()
     m = done.metrics
-    assert 0.2 <= m.ttft < 0.215 and m.connect is not None and m.connect < m.headers
-    assert 0.2 + 9 / 500 <= m.total < 0.2 + 9 / 500 + 0.03
-    assert 9 / 500 - 0.005 < sum(m.gaps) < 9 / 500 + 0.01 and all(g < 0.01 for g in m.gaps)
+    # The bounds tell first token from last token (0.18 s apart) with room for a loaded CI machine;
+    # the 5 ms precision claim is tests/test_truth.py's (a median over several requests).
+    assert 0.2 <= m.ttft < 0.25 and m.connect is not None and m.connect < m.headers <= m.ttft
+    assert 0.2 + 9 / 50 <= m.total < 0.2 + 9 / 50 + 0.05
+    assert 9 / 50 - 0.02 < sum(m.gaps) < 9 / 50 + 0.05 and len(m.gaps) >= 9
 
 
 # -- what the demo relay cannot send: a raw loopback server ---------------------------------------
