@@ -152,8 +152,8 @@ async def test_stream_options_rejected_then_resent_without(client, demo_relay):
     ("rate_limit", {"retry_after": 2}, RateLimited, "rate limited by the relay (HTTP 429): Rate limit "
      "reached for gpt-4.1 in organization org-demo on requests per min (RPM): Limit 3, Used 3, Requested 1. "
      "Please try again in 2s. (retry after 2 s)"),
-    ("html_error", {"status": 502}, BadResponse, "the relay returned an HTML error page (HTTP 502) — is "
-     "the base URL right? (BASE)"),
+    ("html_error", {"status": 502}, ServerError, "the relay returned an HTML error page (HTTP 502): the "
+     "gateway in front of it failed — try again later"),
     ("auth", {}, AuthError, "the relay rejected the key for profile work (HTTP 401): 无效的令牌 (request id: ID) — "
      "run `relay-tui keys set work`"),
     ("no_credit", {"style": "openrouter"}, QuotaExhausted, "out of credit on profile work (HTTP 402): Insufficient "
@@ -168,7 +168,8 @@ async def test_stream_options_rejected_then_resent_without(client, demo_relay):
      "The server had an error while processing your request. Sorry about that!"),
     ("truncate", {"after": 6}, BadResponse, "the stream was cut off after 6 tokens (no [DONE]); the answer "
      "is incomplete"),
-    ("malformed_sse", {"after": 3}, BadResponse, "the relay sent malformed JSON in the stream ('{not json'…)"),
+    ("malformed_sse", {"after": 3}, BadResponse, "the relay sent malformed JSON in the stream ('{not json'…) "
+     "after 3 tokens; the answer is incomplete"),
     ("huge_line", {"after": 3}, BadResponse, "the relay sent a stream line over 4 MB; stopped reading it — "
      "the relay or its upstream is misbehaving"),
     ("drop_connection", {}, ConnectionFailed, "the relay at HOST closed the connection without answering "

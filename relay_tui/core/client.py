@@ -160,6 +160,10 @@ class RelayClient:
             raise BadResponse(f"the relay redirects (HTTP {status}) to {where} — put that address in "
                               f"the profile's base URL", status=status, request_id=request_id)
         if "html" in response.headers.get("content-type", "") or raw.lstrip()[:1] == b"<":
+            if status >= 500:  # nginx/Cloudflare in front of the relay: its upstream failed, retry
+                raise ServerError(f"the relay returned an HTML error page (HTTP {status}): the gateway in "
+                                  f"front of it failed — try again later", status=status,
+                                  request_id=request_id)
             page = "an HTML error page" if status >= 400 else "an HTML page, not JSON"
             raise BadResponse(f"the relay returned {page} (HTTP {status}) — is the base URL right? "
                               f"({self.profile.base_url})", status=status, request_id=request_id)

@@ -212,8 +212,10 @@ class ChunkParser:
             if end != len(data) and data[end:].strip():
                 raise ValueError("trailing data")
         except ValueError:
+            after = (f" after {self.chunks_with_text} tokens; the answer is incomplete"
+                     if self.chunks_with_text else "")
             raise BadResponse(f"the relay sent malformed JSON in the stream "
-                              f"({relay_text(data[:60])!r}…)", request_id=self.request_id) from None
+                              f"({relay_text(data[:60])!r}…){after}", request_id=self.request_id) from None
         if type(obj) is not dict:
             raise BadResponse("the relay sent a stream chunk that is not a JSON object",
                               request_id=self.request_id)
