@@ -67,6 +67,7 @@ class RelayApp(App):
             self.set_reactive(RelayApp.model, session.default_model)
 
     def compose(self) -> ComposeResult:
+        self._warn_plain_http(self.session)  # before the panes mount: their first requests carry the key
         with TabbedContent(id="panes", initial="chat"):
             with TabPane("Chat", id="chat"):
                 yield ChatPane()
@@ -104,8 +105,14 @@ class RelayApp(App):
             self.run_worker(old.aclose(), group="close-session")
         self.model = session.default_model
         self.refresh_status()
+        self._warn_plain_http(session)
         for pane in self.query("ChatPane, ComparePane, QuotaPane, LatencyPane"):
             pane.session_changed()
+
+    def _warn_plain_http(self, session: Session | None) -> None:
+        """Say that the key will cross the network unencrypted, before any request sends it."""
+        for warning in session.target.warnings if session is not None else ():
+            self.notify(warning, title="Plain HTTP", severity="warning", timeout=30, markup=False)
 
     def refresh_status(self) -> None:
         self.query_one(StatusBar).show(self.session, self.model)

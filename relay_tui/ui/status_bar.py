@@ -26,6 +26,9 @@ class StatusBar(Static):
             text.append(model or "none (ctrl+t)", style="bold")
             text.append("  ·  key ")
             text.append(session.key_state())
+            if session.target.warnings:  # http:// to a non-loopback host (core/target.py)
+                text.append("  ·  ")
+                text.append("key sent unencrypted (http)", style="bold reverse")
         if activity:
             text.append("  ·  " + activity)
         self.update(text)
