@@ -253,9 +253,38 @@ async def test_proxy_credentials_are_sent_and_never_shown(demo_relay, tls_relay,
         server.stop()
     messages.append(await failure(plain))  # the proxy is gone: connection refused
     for message in messages:
-        assert PASSWORD not in message and "tester:" not in message and TEST_KEY[:12] not in message
+        assert PASSWORD not in message and "tester" not in message and TEST_KEY[:12] not in message
         assert "\n" not in message
-    assert "407" in messages[0] and "407" in messages[1]
+    relay, tls, proxied = (f"127.0.0.1:{demo_relay.port}", f"127.0.0.1:{tls_relay.port}",
+                           f"127.0.0.1:{server.port}")
+    fix = "check the user and password in the proxy URL (user:password@host:port)"
+    assert messages[0].startswith(f"the proxy {proxied} wants credentials (HTTP 407): {fix} [request ")
+    assert messages[1].startswith(f"the proxy {proxied} failed on the way to {tls}: 407 Proxy "
+                                  f"Authentication Required — {fix} [request ")
+    assert messages[2].startswith(f"the relay at {relay} (through the proxy {proxied}) closed the "
+                                  f"connection without answering")
+    assert messages[3].startswith(f"the relay at {tls} (through the proxy {proxied}) closed the "
+                                  f"connection without answering")
+    assert messages[4].startswith(f"could not connect to the proxy {proxied} on the way to {relay}: "
+                                  f"connection refused (is the proxy running? it comes from profile p's "
+                                  f"proxy setting) [request ")
+
+
+def test_cli_names_a_dead_environment_proxy(demo_relay, monkeypatch, capsys):
+    dead = HttpProxy()
+    dead.start()
+    dead.stop()  # its port is now closed
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://tester:{PASSWORD}@127.0.0.1:{dead.port}")
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    code, _, stderr = cli(monkeypatch, capsys, "--base-url", demo_relay.base_url, "models")
+    assert code == 1
+    assert [line for _, line in stderr.lines][-1].startswith(
+        f"relay-tui: could not connect to the proxy 127.0.0.1:{dead.port} on the way to "
+        f"127.0.0.1:{demo_relay.port}: connection refused (is the proxy running? it comes from "
+        f"HTTP_PROXY/ALL_PROXY) [request ")
+    assert PASSWORD not in stderr.getvalue()
 
 
 async def failure(profile: Profile) -> str:

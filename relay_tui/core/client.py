@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
 DRAIN_SECONDS = 0.25                 # how long to wait for the end of a body after [DONE]
+_PROXY_FIX = "check the user and password in the proxy URL (user:password@host:port)"
 RELAY_ID_HEADERS = ("x-oneapi-request-id", "x-generation-id", "x-litellm-call-id", "x-request-id")
 
 
@@ -112,6 +113,11 @@ class RelayClient:
     def classify_reply(self, status: int, body: object, request_id: str, headers: Any,
                   model: str | None = None) -> RelayError:
         """The RelayError for a failed reply, in this profile's words and with the key masked."""
+        if status == 407:  # from the proxy in front of an http:// relay, not from the relay
+            err = ConnectionFailed(f"the proxy {self._proxy_hostport() or ''} wants credentials "
+                                   f"(HTTP 407): {_PROXY_FIX}", status=status, request_id=request_id)
+            err.retryable = False
+            return err
         return classify(status, body, profile=self.profile.name, request_id=request_id,
                         retry_after=retry.retry_after(headers), secret=self._key, model=model)
 
@@ -388,11 +394,28 @@ class RelayClient:
                             f"(first-byte timeout; raise first_byte_timeout in the profile for slow "
                             f"models)", request_id=request_id)
 
+    def _proxy_hostport(self) -> str | None:
+        """host:port of the proxy this relay is reached through (the profile's, else the
+        environment's, as httpx picks it), so a failing proxy is not mistaken for the relay.
+        Only host and port: a proxy URL may hold a password."""
+        from urllib.request import getproxies_environment, proxy_bypass_environment
+
+        url = self.profile.proxy
+        if not url:
+            proxies = getproxies_environment()
+            split = urlsplit(self.profile.base_url)
+            url = proxies.get(split.scheme) or proxies.get("all")
+            if not url or proxy_bypass_environment(split.hostname or "", proxies):
+                return None
+        proxy = urlsplit(url if "://" in url else "http://" + url)
+        return f"{proxy.hostname}:{proxy.port or (443 if proxy.scheme == 'https' else 80)}"
+
     def _transport_error(self, exc: Exception, request_id: str, chunks: int | None) -> RelayError:
         """httpx's exception -> the taxonomy; `chunks` is None for non-stream requests."""
         import httpx
 
         host = self._hostport
+        proxy = self._proxy_hostport()
         cause = _root_cause(exc)
         if isinstance(exc, httpx.ConnectTimeout):
             return RelayTimeout(f"could not connect to {host} within {self.profile.connect_timeout:g} s "
@@ -401,8 +424,16 @@ class RelayClient:
             return TLSFailure(f"TLS handshake with {host} failed: {self._reason(cause)} — check the base URL "
                               f"(https vs http) or your CA bundle (SSL_CERT_FILE)", request_id=request_id)
         if isinstance(exc, httpx.ProxyError):
-            return ConnectionFailed(f"the proxy failed on the way to {host}: {self._reason(cause)}",
-                                    request_id=request_id)
+            reason = self._reason(cause)
+            err = ConnectionFailed(f"the proxy {proxy or ''} failed on the way to {host}: {reason}"
+                                   + (f" — {_PROXY_FIX}" if "407" in reason else ""), request_id=request_id)
+            err.retryable = "407" not in reason
+            return err
+        if isinstance(exc, httpx.ConnectError) and proxy is not None:
+            refused = isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower()
+            why = "connection refused (is the proxy running?" if refused else self._reason(cause) + " ("
+            return ConnectionFailed(f"could not connect to the proxy {proxy} on the way to {host}: {why} "
+                                    f"it comes from {self._proxy_source()})", request_id=request_id)
         if isinstance(exc, httpx.ConnectError):
             if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
                 why = "connection refused (is the relay running, is the port right?)"
@@ -421,8 +452,14 @@ class RelayClient:
             return err
         if chunks:
             return _cut_off(chunks, request_id)
-        return ConnectionFailed(f"the relay at {host} closed the connection without answering "
+        via = f" (through the proxy {proxy})" if proxy else ""
+        return ConnectionFailed(f"the relay at {host}{via} closed the connection without answering "
                                 f"({self._reason(cause)})", request_id=request_id)
+
+    def _proxy_source(self) -> str:
+        if self.profile.proxy:
+            return f"profile {self.profile.name}'s proxy setting"
+        return "HTTPS_PROXY/ALL_PROXY" if self.profile.base_url.startswith("https") else "HTTP_PROXY/ALL_PROXY"
 
     def _reason(self, exc: BaseException) -> str:
         """An exception's own words, one line, the key masked should it quote a header."""
