@@ -121,6 +121,18 @@ async def test_time_window_profile_filter_and_waterfall(demo_relay):
             assert "█" in line and line.rstrip().endswith(shown)
 
 
+async def test_waterfall_of_a_stopped_request_says_it_was_stopped(demo_relay):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    app.history.log_request(request_id="rt-esc", profile=app.session.profile.name, model="gpt-4.1",
+                            kind="chat", started_at=time.time() - 5, error_kind="stopped")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_latency(app, pilot)
+        text = screen_text(app)
+        assert "Waterfall of rt-esc (gpt-4.1, chat)" in text
+        assert "no timings: it was stopped before its timings were recorded" in text
+        assert "failed" not in text.split("Waterfall of rt-esc")[1]
+
+
 def test_latency_pane_snapshot(demo_relay, snap_compare):
     app = make_app(AppOptions(base_url=demo_relay.base_url))
     noon = time.mktime((2025, 6, 14, 12, 0, 0, 0, 0, -1))

@@ -32,6 +32,9 @@ class Books:
     used_usd: float = 0.0
     requests: int = 0
     per_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Seconds from each streamed request's arrival to its first token's write, in order: the
+    # delay the relay really served (its timers can run late), which a client's TTFT is checked against.
+    first_tokens: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def charge(self, model: str, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
@@ -45,6 +48,10 @@ class Books:
             row["completion_tokens"] += completion_tokens
             row["cost_usd"] += cost
 
+    def first_token(self, seconds: float) -> None:
+        with self.lock:
+            self.first_tokens.append(seconds)
+
     def exhausted(self) -> bool:
         with self.lock:
             return self.used_usd >= self.granted_usd
@@ -53,7 +60,8 @@ class Books:
         with self.lock:
             return {"granted_usd": self.granted_usd, "used_usd": self.used_usd,
                     "remaining_usd": self.granted_usd - self.used_usd, "requests": self.requests,
-                    "per_model": {m: dict(row) for m, row in self.per_model.items()}}
+                    "per_model": {m: dict(row) for m, row in self.per_model.items()},
+                    "first_token_s": list(self.first_tokens)}
 
 
 def render(path: str, snap: dict, key: str, *, unlimited: bool) -> dict:

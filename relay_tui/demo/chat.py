@@ -1,6 +1,7 @@
 """`POST /v1/chat/completions`: an answer streamed on a loop-time schedule, shaped by faults.
 
-Token i is due at t0 + ttft + i/tps (t0 = headers sent), computed from the loop clock rather than
+Token i is due at t0 + ttft + i/tps (t0 = the request received, so a client that times from
+sending it measures the configured delay plus loopback transit), computed from the loop clock rather than
 by accumulating sleeps, so a configured delay is what a client measures. Tokens already due are
 written together, so time_scale=0 sends a whole answer in one write.
 """
@@ -27,6 +28,8 @@ HOSTILE = ("\x1b[2J", "\x1b[H", "\x1b]0;pwned\x07", "\x1b]8;;https://evil.exampl
 
 class Exchange(Protocol):
     """One HTTP exchange on a connection (implemented by the server)."""
+
+    received_at: float           # loop time at which the whole request had arrived
 
     async def head(self, status: int, headers: list[tuple[str, str]]) -> None: ...
     async def data(self, chunk: bytes) -> None: ...
@@ -193,12 +196,14 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
     buf = bytearray(chunks.raw(b'{"role":"assistant","content":""}') + KEEP_ALIVE)
     await ex.head(200, [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
                         ("x-oneapi-request-id", rid)])
-    t0 = loop.time()
+    t0 = ex.received_at
     try:
         pending = 0
         for i in range(stop_at):
             due = t0 + ttft + i * gap
             if due > loop.time():
+                if pending and not sent:
+                    settings.books.first_token(loop.time() - t0)
                 await ex.data(bytes(buf))
                 buf.clear()
                 sent += pending
@@ -219,6 +224,8 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
             if req.include_usage and "no_usage" not in faults:
                 buf += chunks.usage(usage(req, pieces, settings), "usage_with_choices" in faults)
             buf += b"data: [DONE]\n\n"
+        if pending and not sent:
+            settings.books.first_token(loop.time() - t0)
         await ex.data(bytes(buf))
         sent += pending
         if ender == "truncate":

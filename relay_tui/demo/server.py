@@ -33,6 +33,7 @@ class _Exchange:
 
     def __init__(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.conn, self.reader, self.writer = conn, reader, writer
+        self.received_at = asyncio.get_running_loop().time()   # the whole request has arrived
         self.closed = False
         self.status = 0
 

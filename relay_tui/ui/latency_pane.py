@@ -29,14 +29,15 @@ from relay_tui.ui.quota_pane import claim_focus
 REFRESH_S = 0.3          # at most this often while requests are being logged
 RECENT = 40              # requests listed for the highlighted model
 SPARK = 60               # TTFTs in the sparkline
-TABLE_COLUMNS = ("profile", "model", "req", "err", "err %", "TTFT ms p50/p95/p99",
-                 "total ms p50/p95/p99", "tok/s p50")
+# Short headers so the table fits 80 columns; the status line says the times are in ms.
+TABLE_COLUMNS = ("profile", "model", "req", "err", "err %", "TTFT p50/95/99", "total p50/95/99",
+                 "tok/s p50")
 
 
 class LatencyPane(Vertical, can_focus=False):
     DEFAULT_CSS = """
     LatencyPane { padding: 0 1; }
-    LatencyPane #latency-filter { height: 1; color: $text-muted; }
+    LatencyPane #latency-filter { height: auto; color: $text-muted; }
     LatencyPane #latency-table { height: auto; max-height: 10; }
     LatencyPane #latency-spark-label { height: 1; margin-top: 1; }
     LatencyPane #latency-spark { height: 2; }
@@ -243,6 +244,11 @@ class LatencyPane(Vertical, can_focus=False):
         self.add_class("-probing")
         status.update(f"probing {', '.join(spec.models)}: {total} requests at concurrency "
                       f"{spec.concurrency} · ctrl+x cancels")
+        # Start timing once the form's closing repaint is done: a whole-screen render holds the
+        # GIL for milliseconds, which the first request's TTFT would otherwise absorb.
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        await painted.wait()
 
         def on_record(record) -> None:
             log_bench_record(history, record, profile=profile, kind="probe")
@@ -300,7 +306,10 @@ def _waterfall_text(row, width: int) -> Text:
     text = Text()
     text.append(f"Waterfall of {row.request_id or 'request'} ({row.model}, {row.kind})", style="bold")
     if not phases:
-        text.append("\nno timings: the request failed before connecting")
+        why = ("it was stopped before its timings were recorded" if row.error_kind == "stopped"
+               else f"it failed before connecting ({row.error_kind})" if row.error_kind
+               else "none were recorded")
+        text.append(f"\nno timings: {why}")
         return text
     end = max(stop for _, _, stop in phases) or 1e-9
     for name, start, stop in phases:
