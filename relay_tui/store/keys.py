@@ -120,18 +120,28 @@ def _call(action: str, method: str, *args: str, secret: str | None = None,
     try:
         return getattr(backend, method)(SERVICE, *args)
     except Exception as exc:  # keyring backends raise many types (D-Bus, OS errors)
-        detail = (str(exc).splitlines() or [""])[0]
+        detail = _detail(exc)
         if secret:
             detail = detail.replace(secret, "…")
-        reason = f"the OS keyring could not {action} it ({type(exc).__name__}: {detail})"
-        raise KeyringUnavailable(reason, key_env) from exc
+        raise KeyringUnavailable(f"the OS keyring could not {action} it ({detail})", key_env) from exc
+
+
+def _detail(exc: Exception) -> str:
+    """The backend's first line; a bare OS error (e.g. no D-Bus socket) means an unreachable service."""
+    if isinstance(exc, OSError) and exc.filename is None and exc.strerror:
+        return f"its service cannot be reached: {exc.strerror}"
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
 
 
 def _backend(key_env: str | None) -> Any:
     import keyring
     from keyring.backends import chainer
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a backend named by PYTHON_KEYRING_BACKEND or keyringrc.cfg failed to load
+        reason = f"the configured OS keyring cannot be used ({_detail(exc)})"
+        raise KeyringUnavailable(reason, key_env) from exc
     candidates = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
     usable = [b for b in candidates if _usable(b)]
     if not usable:
