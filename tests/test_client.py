@@ -448,6 +448,12 @@ async def test_a_website_instead_of_a_relay(raw_server):
      "out of credit on profile p (HTTP 429): Budget exceeded — top up or check `relay-tui quota`"),
     (400, {"error": {"message": "no such model", "code": "model_not_found"}}, "model",
      "the relay does not serve model 'x' (HTTP 400): no such model"),
+    (400, {"error": {"message": "/chat/completions: Invalid model name passed in model=x.",
+                     "type": "invalid_request_error", "param": None, "code": "400"}}, "model",
+     "the relay does not serve model 'x' (HTTP 400): /chat/completions: Invalid model name passed in model=x."),
+    (400, {"error": {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}},
+     "auth", "the relay rejected the key for profile p (HTTP 400): No connected db. — run "
+     "`relay-tui keys set p`"),
     (408, {"error": "upstream timed out"}, "server", "the relay failed (HTTP 408): upstream timed out"),
     (422, "plain text body", "request", "the relay rejected the request (HTTP 422): plain text body"),
     (503, {"object": "error", "message": "no KV cache", "type": "x"}, "server",
@@ -468,6 +474,8 @@ def test_retry_after_headers():
     soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     assert 28 <= retry_after({"retry-after": soon}) <= 30
     assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None
+    assert retry_after({"llm_provider-retry-after": "60"}) == 60.0   # LiteLLM's own rpm limit
+    assert retry_after({"llm_provider-retry-after": "60", "retry-after": "5"}) == 5.0
 
 
 def test_backoff_is_full_jitter_under_the_cap():

@@ -143,6 +143,17 @@ async def test_all_404_names_every_endpoint_tried():
                          "/v1/dashboard/billing/subscription", "/v1/quota"]
 
 
+async def test_litellm_without_a_database_does_not_report_quota():
+    no_db = {"error": {"message": "Database not connected. Connect a database to your proxy - "
+                                  "https://docs.litellm.ai/docs/simple_proxy", "type": "internal_server_error",
+                       "param": None, "code": "500"}}
+    with QuotaServer({"/key/info": (500, no_db)}) as srv:
+        with pytest.raises(QuotaUnsupported) as info:
+            await read(srv.url + "/v1")
+    assert str(info.value) == (f"this relay does not report quota (tried: {ALL_PATHS}); LiteLLM's "
+                               f"/key/info needs a database this proxy does not have")
+
+
 async def test_html_pages_mean_not_supported():
     # new-api and one-api serve their web UI for unknown paths, with HTTP 200
     routes = {p: (200, HTML) for p in ("/api/v1/key", "/key/info", "/api/usage/token",

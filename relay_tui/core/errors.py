@@ -174,10 +174,10 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
     if status == 402 or exhausted:
         return QuotaExhausted(f"out of credit on profile {profile}{http}{tail} — top up or check "
                               f"`relay-tui quota`", **kw)
-    if status == 401:
+    if status == 401 or "no_db_connection" in low:  # LiteLLM without a database: any key but its master key
         return AuthError(f"the relay rejected the key for profile {profile}{http}{tail} — "
                          f"run `relay-tui keys set {profile}`", **kw)
-    if status == 404 or "model_not_found" in low:
+    if status == 404 or "model_not_found" in low or "invalid model name" in low:  # the last: LiteLLM
         what = f"model {model!r}" if model else "the requested model"
         return UnknownModel(f"the relay does not serve {what}{http}{tail}", **kw)
     if status == 403:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relay_tui.core.errors import RelayError, error_fields
+from relay_tui.core.errors import RelayError, ServerError, error_fields
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
@@ -54,7 +54,12 @@ class QuotaUnsupported(RelayError):
 
 
 class _NotHere(Exception):
-    """This dialect's endpoint is absent, or its reply is not this dialect's shape."""
+    """This dialect's endpoint is absent, or its reply is not this dialect's shape. `tell`: the
+    reason says more than "absent" and belongs in the final "does not report quota" line."""
+
+    def __init__(self, reason: str, *, tell: bool = False):
+        super().__init__(reason)
+        self.tell = tell
 
 
 _answered: dict[tuple[str, str], str] = {}   # (profile name, base URL) -> dialect that answered
@@ -88,10 +93,13 @@ async def read_quota(client: RelayClient, dialect: str = "auto") -> QuotaReading
         except _NotHere:
             del _answered[cache_key]   # the relay changed; probe again
     failure: RelayError | None = None
+    reasons = []
     for name in DIALECTS:
         try:
             reading = await _READERS[name](relay)
-        except _NotHere:
+        except _NotHere as e:
+            if e.tell:
+                reasons.append(str(e))
             continue
         except RelayError as e:
             # No status: the network failed, and would for every probe. 401: a bad (or
@@ -105,7 +113,8 @@ async def read_quota(client: RelayClient, dialect: str = "auto") -> QuotaReading
     if failure is not None:
         raise failure
     tried = ", ".join(relay.shown(*_main_path(name, relay.profile)) for name in DIALECTS)
-    raise QuotaUnsupported(f"this relay does not report quota (tried: {tried})")
+    why = "".join(f"; {reason}" for reason in reasons)
+    raise QuotaUnsupported(f"this relay does not report quota (tried: {tried}){why}")
 
 
 class _Relay:
@@ -185,7 +194,13 @@ async def _openrouter(relay: _Relay) -> QuotaReading:
 
 
 async def _litellm(relay: _Relay) -> QuotaReading:
-    body = await relay.get("/key/info", root=True)
+    try:
+        body = await relay.get("/key/info", root=True)
+    except ServerError as e:
+        if "database not connected" in e.message.lower():   # budgets live in LiteLLM's database
+            raise _NotHere("LiteLLM's /key/info needs a database this proxy does not have",
+                           tell=True) from None
+        raise
     info = body.get("info")
     (spend,) = _need(info, "spend", where=relay.shown("/key/info", True))
     if spend is None:

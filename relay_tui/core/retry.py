@@ -22,16 +22,23 @@ MAX_RELAY_WAIT = 60.0
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """The wait the relay asked for in seconds (`retry-after-ms`, else `Retry-After` as seconds
-    or an HTTP-date), capped at 60 s; None when absent or unreadable."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return _capped(float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
+    or an HTTP-date), capped at 60 s; None when absent or unreadable. LiteLLM's own rpm limit
+    sends its wait only as `llm_provider-retry-after`, read when the standard names are absent."""
+    for prefix in ("", "llm_provider-"):
+        ms = headers.get(prefix + "retry-after-ms")
+        if ms is not None:
+            try:
+                return _capped(float(ms) / 1000)
+            except ValueError:
+                pass
+        value = headers.get(prefix + "retry-after")
+        if value is not None:
+            return _seconds(value)
+    return None
+
+
+def _seconds(value: str) -> float | None:
+    """A Retry-After value: seconds or an HTTP-date."""
     try:
         return _capped(float(value))
     except ValueError:

@@ -1,0 +1,171 @@
+"""A real LiteLLM proxy on loopback, answering from `mock_response` (no upstream, no database).
+
+LiteLLM lives in its own cached virtual environment, never the app's: installed once per machine
+under ${RELAY_TUI_TEST_CACHE:-~/.cache/relay-tui-tests}/litellm-<version> (about 2.5 min,
+750 MB). A marker file written after a successful install tells a finished install from a half
+one; a file lock keeps parallel pytest workers from installing at the same time.
+
+The config follows reference/test-components.md: a master key (LiteLLM refuses to start without
+one), `custom_auth` accepting one fixed key so a wrong key gets a real 401 rather than the 400
+`no_db_connection` LiteLLM gives without a database, and per-model rpm limits (enforced only by
+usage-based-routing-v2). Two extra models exercise the two kinds of 429: `RPM_LIMITED` allows one
+request a minute (LiteLLM's wait then comes only as `llm_provider-retry-after`), `COOLING` always
+fails with a provider rate limit and is cooled down at once, which is how LiteLLM sends a
+standard `retry-after`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+VERSION = "1.106.2"
+MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
+RPM = 1000                    # per-model limit of the four (tests stay far below it)
+RPM_LIMITED = "gpt-4.1-rpm1"  # 1 request a minute: LiteLLM's own 429, wait in llm_provider-retry-after
+COOLING = "gpt-4.1-cooldown"  # always a provider 429, then cooled down: 429 with a standard retry-after
+COOLDOWN_SECONDS = 3
+ANSWER = ("LiteLLM answers from its mock response here. No upstream provider is called. "
+          "Every model streams this same short text, a few characters per chunk.")
+INSTALL_TIMEOUT = 900
+START_TIMEOUT = 90
+
+_AUTH_MODULE = '''\
+"""Accept only the test key, so a wrong key gets LiteLLM's real 401 without a database."""
+from fastapi import Request
+from litellm.proxy._types import UserAPIKeyAuth
+
+KEYS = {keys!r}
+
+
+async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    if (api_key or "").removeprefix("Bearer ").strip() in KEYS:
+        return UserAPIKeyAuth(api_key=api_key)
+    raise Exception("invalid api key")
+'''
+
+
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("RELAY_TUI_TEST_CACHE") or Path.home() / ".cache" / "relay-tui-tests")
+
+
+def ensure_installed(log=print) -> Path:
+    """The litellm executable of the cached venv, installing it first if needed."""
+    root = cache_root()
+    venv = root / f"litellm-{VERSION}"
+    marker = venv / ".relay-tui-installed"
+    exe = venv / "bin" / "litellm"
+    if marker.exists():
+        return exe
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"litellm-{VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)     # another worker may be installing: wait for it
+        if marker.exists():
+            return exe
+        shutil.rmtree(venv, ignore_errors=True)   # a half install from an interrupted run
+        started = time.monotonic()
+        log(f"installing litellm[proxy]=={VERSION} into {venv} (once; about 2.5 min)")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # prisma: without it a request with no key answers 500 (an import error) instead of 401.
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={VERSION}",
+                        "prisma"], check=True, timeout=INSTALL_TIMEOUT)
+        marker.write_text(f"installed in {time.monotonic() - started:.0f} s\n")
+    return exe
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(folder: Path, key: str, master_key: str) -> Path:
+    """config.yaml and the custom_auth module beside it (LiteLLM imports it from there)."""
+    (folder / "custom_auth.py").write_text(_AUTH_MODULE.format(keys={key, master_key}))
+    def model(name: str, answer: str, rpm: int, upstream: str | None = None) -> dict:
+        return {"model_name": name, "litellm_params": {"model": f"openai/{upstream or name}",
+                                                       "api_key": "fake-key",
+                                                       "mock_response": answer, "rpm": rpm}}
+
+    models = [model(name, ANSWER, RPM) for name in MODELS]
+    models.append(model(RPM_LIMITED, ANSWER, 1, "gpt-4.1"))
+    models.append({**model(COOLING, "litellm.RateLimitError", RPM, "gpt-4.1"),
+                   "model_info": {"allowed_fails_policy": {"RateLimitErrorAllowedFails": 0}}})
+    config = {"model_list": models,
+              "general_settings": {"master_key": master_key,
+                                   "custom_auth": "custom_auth.user_api_key_auth"},
+              # rpm is enforced only by this strategy; num_retries 0: a limit reaches the caller
+              # at once (else LiteLLM itself waits out the 60 s window before answering).
+              "router_settings": {"routing_strategy": "usage-based-routing-v2", "num_retries": 0,
+                                  "cooldown_time": COOLDOWN_SECONDS},
+              "litellm_settings": {"telemetry": False}}
+    path = folder / "config.yaml"
+    path.write_text(json.dumps(config, indent=2))   # JSON is YAML
+    return path
+
+
+@dataclass
+class LiteLLMProxy:
+    """A running proxy: `base_url` ends in /v1, `key` is accepted, `models` are served."""
+
+    base_url: str
+    key: str
+    models: tuple[str, ...]
+    process: subprocess.Popen
+    log_path: Path
+    started_in: float
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
+    """Install if needed, write the config in `folder`, start the proxy and wait until it serves."""
+    exe = ensure_installed(log)
+    config = write_config(folder, key, master_key="sk-master-relay-tui-tests")
+    port = free_port()
+    log_path = folder / "litellm.log"
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
+           "NO_PROXY": "*"}
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        env.pop(var, None)
+    started = time.monotonic()
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen([str(exe), "--config", str(config), "--host", "127.0.0.1",
+                                    "--port", str(port)], cwd=folder, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    proxy = LiteLLMProxy(f"{base}/v1", key, MODELS, process, log_path, 0.0)
+    deadline = started + START_TIMEOUT
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            proxy.stop()
+            why = "exited" if process.returncode is not None else f"not ready after {START_TIMEOUT} s"
+            raise RuntimeError(f"LiteLLM proxy {why}; its log:\n{log_path.read_text(errors='replace')}")
+        try:
+            with _direct.open(f"{base}/health/liveliness", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.25)
+    proxy.started_in = time.monotonic() - started
+    return proxy
