@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 
 # The decoders are not re-exported by httpx-sse; pyproject pins it below 1.0.
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
@@ -80,7 +81,8 @@ class StreamDecoder:
         for block in text[:-2].split("\n\n"):
             if "\n" not in block:
                 if block.startswith("data: "):
-                    out.append(block[6:])
+                    if len(block) > 6:  # an empty data field dispatches nothing (SSE spec)
+                        out.append(block[6:])
                     continue
                 if block.startswith(":"):
                     continue
@@ -211,7 +213,7 @@ class ChunkParser:
             obj, end = _raw_decode(data)
             if end != len(data) and data[end:].strip():
                 raise ValueError("trailing data")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
             after = (f" after {self.chunks_with_text} tokens; the answer is incomplete"
                      if self.chunks_with_text else "")
             raise BadResponse(f"the relay sent malformed JSON in the stream "
@@ -284,10 +286,22 @@ def parse_usage(raw: dict) -> Usage:
         reasoning_tokens=_int(details.get("reasoning_tokens")) if isinstance(details, dict) else None,
         cached_tokens=_int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict)
         else None,
-        relay_cost=float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool)
-        else None,
+        relay_cost=_cost(cost),
     )
 
 
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A token count, or None; counts past 2**53 are nonsense (and would not fit SQLite)."""
+    return (value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+            else None)
+
+
+def _cost(value: object) -> float | None:
+    """A relay-reported cost in dollars, or None (an int too big for a float, inf, NaN, < 0)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        cost = float(value)
+    except OverflowError:
+        return None
+    return cost if math.isfinite(cost) and cost >= 0 else None
