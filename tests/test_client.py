@@ -438,7 +438,9 @@ async def test_a_website_instead_of_a_relay(raw_server):
 
 @pytest.mark.parametrize("status, body, kind, line", [
     (403, {"error": {"message": "model gpt-5 not allowed for this token", "type": "one_api_error"}},
-     "forbidden", "the relay refused the request (HTTP 403): model gpt-5 not allowed for this token"),
+     "forbidden", "the relay refused the request (HTTP 403): model gpt-5 not allowed for this token — "
+     "the key may lack access to this model or region: try another model (`relay-tui models`) or ask the "
+     "relay's admin"),
     (403, {"error": {"message": "额度不足", "code": "pre_consume_token_quota_failed"}}, "quota",
      "out of credit on profile p (HTTP 403): 额度不足 — top up or check `relay-tui quota`"),
     (401, {"error": {"message": "令牌 x（#3）额度已用尽 (request id: 9)", "type": "one_api_error"}}, "quota",

@@ -182,6 +182,7 @@ def test_rate_limit_headers_and_times(demo_relay, client):
     ("no_credit", {"style": "openrouter"}, 402, lambda r: r.json()["error"]["code"] == 402),
     ("no_credit", {"style": "oneapi"}, 403, lambda r: r.json()["error"]["code"] == "insufficient_user_quota"),
     ("no_credit", {"style": "openai"}, 429, lambda r: r.json()["error"]["code"] == "insufficient_quota"),
+    ("forbidden", {}, 403, lambda r: r.json()["error"]["message"].startswith("该令牌无权使用模型：gpt-4.1 (")),
     ("stacked_request_ids", {}, 503, lambda r: r.json()["error"]["message"].count("(request id: ") == 3),
     ("reject_stream_options", {}, 400, lambda r: r.json()["error"] == {
         "message": "Unknown parameter: 'stream_options'.", "type": "invalid_request_error",

@@ -112,6 +112,10 @@ ROWS = [
     Fault("403", "403 quota used up (one-api)", "out of credit on profile work (HTTP 403): 用户额度不足, "
           f"剩余额度: ＄0.000000 (request id: …) — top up or check `relay-tui quota` {RID}",
           PROMPT_AND_ERROR, fault("no_credit", style="oneapi"), "quota", 403),
+    Fault("403-model", "403 model not allowed for this key (one-api)", "the relay refused the request "
+          "(HTTP 403): 该令牌无权使用模型：gpt-4.1 (request id: …) — the key may lack access to this model or "
+          f"region: try another model (`relay-tui models`) or ask the relay's admin {RID}", PROMPT_AND_ERROR,
+          fault("forbidden"), "forbidden", 403),
     Fault("404", "404 unknown model (`gpt-4.2`)", "the relay does not serve model 'gpt-4.2' (HTTP 404): "
           f"The model `gpt-4.2` does not exist — did you mean gpt-4.1? {RID}", PROMPT_AND_ERROR,
           lambda rig: None, "model", 404, model="gpt-4.2"),

@@ -181,7 +181,9 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
         what = f"model {model!r}" if model else "the requested model"
         return UnknownModel(f"the relay does not serve {what}{http}{tail}", **kw)
     if status == 403:
-        return Forbidden(f"the relay refused the request (HTTP 403){tail}", **kw)
+        return Forbidden(f"the relay refused the request (HTTP 403){tail} — the key may lack access to "
+                         f"this model or region: try another model (`relay-tui models`) or ask the relay's "
+                         f"admin", **kw)
     if status == 429:
         wait = f" (retry after {retry_after:g} s)" if retry_after is not None else ""
         return RateLimited(f"rate limited by the relay (HTTP 429){tail}{wait}", retry_after=retry_after,

@@ -22,6 +22,7 @@ FAULTS: dict[str, dict[str, object]] = {
     "html_error": {"status": 502},
     "auth": {},
     "no_credit": {"style": "oneapi"},
+    "forbidden": {},
     "drop_connection": {},
     "reject_stream_options": {},
     "stacked_request_ids": {"hops": 3},
@@ -47,7 +48,7 @@ FAULTS: dict[str, dict[str, object]] = {
 }
 
 GATE = frozenset({"rate_limit", "server_error", "unavailable", "html_error", "auth", "no_credit",
-                  "drop_connection", "reject_stream_options", "stacked_request_ids"})
+                  "forbidden", "drop_connection", "reject_stream_options", "stacked_request_ids"})
 STREAM_ONLY = frozenset({"mid_stream_error", "truncate", "stall", "malformed_sse", "non_utf8",
                          "huge_line", "usage_with_choices"})
 STREAM_ENDERS = ("mid_stream_error", "truncate", "stall")

@@ -358,6 +358,8 @@ def _gate(active: dict, model: str, rid: str) -> wire.Reply | None:
         return wire.invalid_key(rid)
     if "no_credit" in active:
         return wire.no_credit(str(active["no_credit"]["style"]), rid)
+    if "forbidden" in active:
+        return wire.forbidden(model, rid)
     if "stacked_request_ids" in active:
         return wire.stacked_ids(model, int(active["stacked_request_ids"]["hops"]))
     if "reject_stream_options" in active:

@@ -95,6 +95,12 @@ def no_credit(style: str, rid: str) -> Reply:
                  "insufficient_user_quota", "")
 
 
+def forbidden(model: str, rid: str) -> Reply:
+    """one-api's 403 for a key whose model whitelist leaves this model out (middleware/auth.go)."""
+    return json_reply(403, {"error": {"message": f"该令牌无权使用模型：{model} (request id: {rid})",
+                                      "type": "one_api_error"}})
+
+
 def stacked_ids(model: str, hops: int) -> Reply:
     """A chained relay's 503: every hop appended its own request id."""
     ids = " ".join(f"(request id: {request_id()})" for _ in range(max(2, min(3, hops))))
