@@ -23,6 +23,7 @@ from relay_tui.store.history import History
 from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
 from tests.support import litellm_proxy
+from tests.support.litellm_proxy import litellm_relay  # noqa: F401 (the session fixture)
 from tests.support.screen import screen_text
 from tests.test_cli import ROOT, one_line, run_cli
 from tests.test_quota_pane import SIZE, open_quota, settle
@@ -30,15 +31,6 @@ from tests.test_quota_pane import SIZE, open_quota, settle
 pytestmark = pytest.mark.integration
 
 WRONG_KEY = "sk-wrong-litellm-0000000000"
-
-
-@pytest.fixture(scope="session")
-def litellm_relay(tmp_path_factory):
-    """One LiteLLM proxy for the session. Its config (which holds the test key) lives in a session
-    folder, outside every test's tmp_path that the autouse leak scan reads."""
-    proxy = litellm_proxy.start(tmp_path_factory.mktemp("litellm"), TEST_KEY)
-    yield proxy
-    proxy.stop()
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import TEST_KEY
+
 VERSION = "1.106.2"
 MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
 RPM = 1000                    # per-model limit of the four (tests stay far below it)
@@ -169,3 +173,12 @@ def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
         time.sleep(0.25)
     proxy.started_in = time.monotonic() - started
     return proxy
+
+
+@pytest.fixture(scope="session")
+def litellm_relay(tmp_path_factory):
+    """One LiteLLM proxy for the session. Its config (which holds the test key) lives in a session
+    folder, outside every test's tmp_path that the autouse leak scan reads."""
+    proxy = start(tmp_path_factory.mktemp("litellm"), TEST_KEY)
+    yield proxy
+    proxy.stop()
