@@ -22,8 +22,11 @@ from relay_tui.demo.catalog import ModelSpec
 KEEP_ALIVE = b": keep-alive\n\n"
 KEEP_ALIVE_EVERY = 50           # tokens between keep-alive comments (one is sent before the first)
 REASONING_FALLBACK = 48         # reasoning length when a fault asks a non-reasoner to think
+# The hostile_output fault's pieces: clear screen, title, hyperlink, clipboard write (base64 of
+# "rm -rf ~"), bell, backspaces, an 8-bit CSI, and a bidi override that makes "gnp.exe" read "exe.png".
 HOSTILE = ("\x1b[2J", "\x1b[H", "\x1b]0;pwned\x07", "\x1b]8;;https://evil.example/\x1b\\", "click",
-           "\x1b]8;;\x1b\\", "\x1b]52;c;cm0gLXJmIH4=\x07", "\x07", " abc", "\b\b\b", " \u202egnp.exe", "\n\n")
+           "\x1b]8;;\x1b\\", "\x1b]52;c;cm0gLXJmIH4=\x07", "\x07", " abc", "\b\b\b", " \x9b2J",
+           " \u202egnp.exe", "\n\n")
 
 
 class Exchange(Protocol):

@@ -1,0 +1,219 @@
+"""The real TUI in a pseudo-terminal: a `kill -9` mid-answer loses nothing, two app processes share
+one history safely, and nothing the model sends reaches the terminal as a control sequence."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+
+from relay_tui.demo import DemoRelay, answers
+from relay_tui.demo.catalog import MODELS
+from relay_tui.demo.chat import HOSTILE
+from relay_tui.store.history import History
+from relay_tui.store.paths import exports_dir, history_path
+from tests.conftest import TEST_KEY
+from tests.support.pty_app import ROOT, PtyApp, tokens
+
+PLACEHOLDER = "Ask anything"
+
+
+def tui(relay, home) -> PtyApp:
+    return PtyApp(["--base-url", relay.base_url],
+                  {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(home)})
+
+
+def type_prompt(app: PtyApp, text: str, timeout: float = 20.0) -> None:
+    """Type into the focused prompt box. Keys typed before the app has focused it are dropped, so
+    the first key is repeated until the box shows it (its placeholder disappears)."""
+    app.wait_for(PLACEHOLDER, timeout, "the prompt box")
+    deadline = time.monotonic() + timeout
+    while True:
+        app.send(text[0])
+        try:
+            app.wait_for(lambda s: PLACEHOLDER not in s, 1.0, "the first key in the prompt box")
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, "the prompt box never took a key"
+    app.type(text[1:])
+    app.wait_for(f"▊ {text}", timeout, f"{text!r} in the prompt box")
+
+
+def type_prompt_compare(app: PtyApp, text: str) -> None:
+    """The compare pane focuses its prompt box when shown; wait for it, then type."""
+    app.wait_for("ask every model at once", 10, "the compare pane")
+    app.type(text)
+    app.wait_for(text, 10, f"{text!r} in the compare prompt")
+
+
+def click(app: PtyApp, row: int, col: int) -> None:
+    """A left click at a 0-based screen cell (SGR mouse reporting, which Textual turns on)."""
+    app.send(f"\x1b[<0;{col + 1};{row + 1}M\x1b[<0;{col + 1};{row + 1}m")
+
+
+def stored_answer() -> tuple[str, str] | None:
+    """(state, content) of the newest assistant message, read as another process would."""
+    try:
+        db = sqlite3.connect(f"file:{history_path()}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT state, content FROM messages WHERE role = 'assistant' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # the app has not created it yet
+        return None
+
+
+# -- crash safety -------------------------------------------------------------------------------
+
+PROMPT = "Tell me a long story"
+
+
+def test_kill_9_of_the_tui_mid_answer_keeps_the_partial_answer(isolated_home):
+    # 20 tokens/s and 400 tokens: the answer is still streaming when the process is killed.
+    slow = {model: {"ttft": 0.05, "tps": 20, "answer_tokens": 400} for model in MODELS}
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides=slow)
+    relay.start()
+    try:
+        with tui(relay, isolated_home) as app:
+            type_prompt(app, PROMPT)
+            app.send("enter")
+            deadline = time.monotonic() + 20
+            while not ((row := stored_answer()) and row[0] == "streaming" and len(row[1]) > 80):
+                assert time.monotonic() < deadline and app.proc.poll() is None, f"no partial answer: {row}"
+                time.sleep(0.05)
+            saved = row[1]
+            opening = " ".join(saved.split("\n\n")[1].split()[:4])  # below the "## title" line
+            app.wait_for(opening, 10, "the answer streaming on screen")
+            app.kill()
+            assert app.proc.returncode == -9
+
+        with tui(relay, isolated_home) as app:  # the same home: the history the killed app wrote
+            app.wait_for(PLACEHOLDER, 20, "the restarted app")
+            history = History()
+            conv = history.conversations()[0]
+            user, answer = history.messages(conv.id)
+            history.close()
+            assert (conv.title, user.content) == (PROMPT, PROMPT)
+            assert answer.state == "interrupted" and answer.content.startswith(saved)
+            whole = "".join(answers.answer_tokens(relay.settings.seed, conv.model, PROMPT, 400))
+            assert whole.startswith(answer.content) and len(answer.content) < len(whole) / 2
+
+            # The sidebar lists it; a click opens it (clicks before the app listens are lost: repeat).
+            listed = app.wait_for(lambda s: any(r.startswith(PROMPT) for r in s.splitlines()), 10,
+                                  "the conversation in the sidebar")
+            at = next(i for i, row in enumerate(listed.splitlines()) if row.startswith(PROMPT))
+            deadline = time.monotonic() + 20
+            while True:
+                click(app, at, 2)
+                try:
+                    shown = app.wait_for("interrupted (partial answer kept)", 1.5)
+                    break
+                except AssertionError:
+                    assert time.monotonic() < deadline, "the conversation never opened"
+            app.wait_for(opening, 10, "the partial answer in the reopened conversation")
+            assert "■ interrupted" in shown
+    finally:
+        relay.stop()
+
+
+# Two app processes (CLI batch comparisons: each writes comparisons, answers and request logs as
+# it goes) writing one history at once. tests/test_store_history.py does the same with History
+# objects; this is the app's own write path, with its own connections and pragmas.
+def test_two_app_processes_writing_one_history_lose_nothing(demo_relay, isolated_home, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    n = 25
+    prompts.write_text("".join(f"question {i}\n" for i in range(n)))
+    env = {**os.environ, "RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(isolated_home)}
+    command = [sys.executable, "-m", "relay_tui", "--base-url", demo_relay.base_url, "compare",
+               "-m", "gpt-4.1,gemini-2.5-flash", "--prompts", str(prompts), "--json"]
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err.decode()[-500:] for _, err in results]
+    printed = [json.loads(out) for out, _ in results]
+    assert [len(batch) for batch in printed] == [n, n]
+
+    db = sqlite3.connect(history_path())
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = dict(db.execute("SELECT comparison_id || '/' || col, content FROM comparison_answers"))
+    assert db.execute("SELECT count(*) FROM comparisons").fetchone()[0] == 2 * n
+    assert db.execute("SELECT count(*) FROM requests WHERE kind = 'compare'").fetchone()[0] == 2 * n * 2
+    db.close()
+    printed_answers = {f"{r['comparison_id']}/{col}": c["text"]
+                       for batch in printed for r in batch for col, c in enumerate(r["columns"])}
+    assert stored == printed_answers  # every answer either process printed, under its own id
+
+
+# -- hostile model output -----------------------------------------------------------------------
+
+# What the model's sequences would look like if they reached the terminal. The app's own output is
+# CSI (cursor, colours, modes); the payloads below are the model's, so any escape sequence holding
+# one came from the model, as does any C0/C1 control or bidi override outside a sequence.
+PAYLOADS = ("pwned", "evil.example", "cm0gLXJmIH4=")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def model_sequences(output: str) -> list[str]:
+    """The pieces of terminal output that carry the model's control sequences (empty = safe)."""
+    found = []
+    for kind, piece in tokens(output):
+        if kind == "text":
+            found += [f"control {c!r} in text" for c in set(_CONTROLS.findall(piece))]
+        elif kind == "csi" and piece[-1] == "J":
+            found.append(f"screen clear {piece!r}")  # Textual redraws with cursor moves, never clears
+        elif kind != "csi" and (any(p in piece for p in PAYLOADS)
+                                or piece.startswith(("\x1b]52;", "\x1b]8;"))):  # clipboard, link
+            found.append(f"{kind} {piece!r}")
+    return found
+
+
+def test_the_check_finds_every_hostile_sequence_passed_through():
+    raw = "".join(HOSTILE)
+    found = model_sequences("\x1b[1;1H\x1b[38;5;153mhello " + raw)
+    # Rich drops BEL and BS from text: an OSC left without its terminator still counts
+    assert model_sequences("\x1b[1;1Hhi\x1b]0;pwned abc\x1b[0m") == ["osc '\\x1b]0;pwned abc'"]
+    for expected in ("screen clear", "osc '\\x1b]0;pwned", "osc '\\x1b]8;;https://evil",
+                     "osc '\\x1b]52;c;", "'\\x07' in text", "'\\x08' in text", "'\\x9b' in text",
+                     "'\\u202e' in text"):
+        assert any(expected in f for f in found), (expected, found)
+    assert model_sequences("\x1b[1;1H\x1b[38;5;153mhello \x1b[?2026h␛[2J ␇ <U+202E>\r\n") == []
+
+
+def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
+    demo_relay.set_fault("hostile_output")
+    with tui(demo_relay, isolated_home) as app:
+        type_prompt(app, "hello")
+        app.send("enter")
+        # until the answer is on screen, or the model's sequences reached the terminal
+        shown = app.wait_for(lambda s: "␛]0;pwned␇" in s and "TTFT" in s
+                             or bool(model_sequences(app.output())), 20, "the neutralised answer")
+        assert model_sequences(app.output()) == []
+        # the model's text is kept, every control made visible
+        for visible in ("␛[2J␛[H␛]0;pwned␇", "␛]8;;https://evil.example/␛\\click", "␇␇",
+                        "abc␈␈␈ <U+009B>2J <U+202E>gnp.exe"):
+            assert visible in shown
+
+        app.send("f9")  # export the conversation (Markdown and JSON)
+        app.wait_for("Exported", 10, "the export notice")
+
+        app.send("f3")  # the compare pane: every column streams the same hostile answer
+        type_prompt_compare(app, "compare this")
+        app.send("enter")
+        app.wait_for(lambda s: "shortest:" in s and s.count("<U+202E>gnp.exe") >= 2, 20,
+                     "the comparison's summary and neutralised columns")
+        output = app.output()
+    assert model_sequences(output) == []
+
+    for path in sorted(exports_dir().iterdir()):
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            text = "\n".join(m["content"] for m in json.loads(text)["messages"])
+        assert not _CONTROLS.search(text), path.name  # ESC included
+        for visible in ("␛]52;c;cm0gLXJmIH4=␇", "<U+202E>gnp.exe", "␈␈␈"):
+            assert visible in text, path.name
+
