@@ -83,8 +83,11 @@ def ensure_installed(log=print) -> Path:
         log(f"installing litellm[proxy]=={VERSION} into {venv} (once; about 2.5 min)")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         # prisma: without it a request with no key answers 500 (an import error) instead of 401.
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={VERSION}",
-                        "prisma"], check=True, timeout=INSTALL_TIMEOUT)
+        pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={VERSION}",
+                              "prisma"], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        if pip.returncode != 0:
+            raise RuntimeError(f"installing litellm[proxy]=={VERSION} failed (pip exit "
+                               f"{pip.returncode}):\n{pip.stderr[-3000:]}")
         marker.write_text(f"installed in {time.monotonic() - started:.0f} s\n")
     return exe
 
