@@ -7,7 +7,7 @@ prompt streams fine once the fault is gone, and what history.db holds afterwards
 are the README's troubleshooting table (`python -m tests.fault_table` writes it; a test below
 keeps the two equal).
 
-The profile has `max_retries = 0` (the line is what is left once retries are spent) and 0.5 s
+The profile has `max_retries = 0` (the line is what is left once retries are spent) and short
 timeouts, so the whole matrix runs in seconds.
 """
 
@@ -36,7 +36,8 @@ from tests.test_tui_chat import settled, until
 PROMPT, MODEL = "hello", "gpt-4.1"
 SIZE = (100, 30)
 KEY_ENV = "RELAY_MATRIX_KEY"
-TIMEOUT = 0.5
+TIMEOUT = 0.5      # connect and idle gap
+FIRST_BYTE = 1.0   # every request waits for its first byte: room for a loaded machine
 SHORT = {MODEL: {"answer_tokens": 24}}  # long enough for every fault, short to render in the TUI
 
 
@@ -57,7 +58,7 @@ class Rig:
         config_path().write_text(
             f'active_profile = "work"\n\n[profiles.work]\nbase_url = "{base}"\n{proxy}'
             f'default_model = "{MODEL}"\nquota_dialect = "none"\nkey_env = "{KEY_ENV}"\n'
-            f"connect_timeout = {TIMEOUT}\nfirst_byte_timeout = {TIMEOUT}\nidle_timeout = {TIMEOUT}\n"
+            f"connect_timeout = {TIMEOUT}\nfirst_byte_timeout = {FIRST_BYTE}\nidle_timeout = {TIMEOUT}\n"
             f"max_retries = 0\n", encoding="utf-8")
 
     def start_late_relay(self) -> None:
@@ -140,9 +141,9 @@ ROWS = [
     Fault("idle", "stream never ends (idle timeout 0.5 s)", "the relay went silent for 0.5 s mid-answer "
           "after 5 tokens (idle timeout; raise idle_timeout in the profile if this model thinks long) "
           f"{RID}", PARTIAL.format(n=5), fault("stall", after=5), "timeout", received=first(5)),
-    Fault("first-byte", "slow first byte (first-byte timeout 0.5 s)", "no answer from HOST:PORT within "
-          "0.5 s (first-byte timeout; raise first_byte_timeout in the profile for slow models) "
-          f"{RID}", PROMPT_AND_ERROR, fault("slow_first_byte", delay=1.0), "timeout"),
+    Fault("first-byte", "slow first byte (first-byte timeout 1 s)", "no answer from HOST:PORT within "
+          "1 s (first-byte timeout; raise first_byte_timeout in the profile for slow models) "
+          f"{RID}", PROMPT_AND_ERROR, fault("slow_first_byte", delay=FIRST_BYTE + 0.5), "timeout"),
     Fault("malformed", "malformed SSE (`data: {not json`)", "the relay sent malformed JSON in the stream "
           f"('{{not json'…) after 3 tokens; the answer is incomplete {RID}", PARTIAL.format(n=3),
           fault("malformed_sse", after=3), "response", received=first(3)),
