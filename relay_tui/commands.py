@@ -394,7 +394,16 @@ def cmd_keys(args) -> int:
     key = _read_secret(f"API key for {profile.name}: ")
     keys.set_key(profile.name, key)
     print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    _warn_plain_http(profile.base_url)
     return EXIT_OK
+
+
+def _warn_plain_http(base_url: str) -> None:
+    from relay_tui.core.target import plain_http_warning
+
+    warning = plain_http_warning(base_url)
+    if warning:
+        err(f"relay-tui: {warning}")
 
 
 def _read_secret(prompt: str) -> str:
@@ -445,7 +454,6 @@ def cmd_profiles(args) -> int:
 
 
 def _add_profile(args) -> int:
-    from relay_tui.core.target import plain_http_warning
     from relay_tui.store import config
     from relay_tui.store.profile import Profile
 
@@ -465,9 +473,7 @@ def _add_profile(args) -> int:
     config.save_profile(profile, make_active=first)
     print(f"profile {profile.name} saved{' and made active' if first else ''}; "
           f"now store its key: relay-tui keys set {profile.name}")
-    warning = plain_http_warning(profile.base_url)
-    if warning:
-        err(f"relay-tui: {warning}")
+    _warn_plain_http(profile.base_url)
     return EXIT_OK
 
 

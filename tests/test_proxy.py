@@ -118,9 +118,15 @@ def test_cli_says_nothing_for_loopback_http(proxy, demo_relay, monkeypatch, caps
     assert code == 0 and stderr.lines == []
 
 
-def test_profiles_add_warns_about_plain_http(monkeypatch, capsys):
+def test_profiles_add_and_keys_set_warn_about_plain_http(monkeypatch, capsys):
     code, out, stderr = cli(monkeypatch, capsys, "profiles", "add", "far", "--base-url", f"http://{FAR}/v1")
     assert code == 0 and "profile far saved" in out
+    assert [line for _, line in stderr.lines] == [
+        f"relay-tui: warning: http://{FAR} is not encrypted: the API key will be sent in clear text; "
+        f"use https:// if the relay supports it"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(TEST_KEY + "\n"))
+    code, out, stderr = cli(monkeypatch, capsys, "keys", "set", "far")  # the key is handed over: again
+    assert code == 0 and "saved in the OS keyring" in out
     assert [line for _, line in stderr.lines] == [
         f"relay-tui: warning: http://{FAR} is not encrypted: the API key will be sent in clear text; "
         f"use https:// if the relay supports it"]
