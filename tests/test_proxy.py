@@ -1,10 +1,11 @@
 """Proxies and plain HTTP, through a real forward proxy on loopback (tests/support/http_proxy.py).
 
-httpx sends loopback targets through a proxy like any other (it has no implicit loopback bypass);
-only NO_PROXY exempts them, and the shared fixtures set NO_PROXY=127.0.0.1,localhost so no test
-reaches a proxy by accident. These tests clear it. A "remote" relay is `relay.example.test`, a
-name that never resolves (RFC 2606): only the proxy, told to map it to 127.0.0.1, can reach it, so
-a request that skipped the proxy would fail instead of going out to a real host.
+httpx would send loopback targets through an environment proxy too (it only exempts what NO_PROXY
+lists); the client reaches a loopback relay directly unless the profile names a proxy, so the
+environment-proxy tests use a "remote" relay: `relay.example.test`, a name that never resolves
+(RFC 2606). Only the proxy, told to map it to 127.0.0.1, can reach it, so a request that skipped
+the proxy would fail instead of going out to a real host. NO_PROXY (set by the shared fixtures)
+is cleared here.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def cli(monkeypatch, capsys, *argv: str) -> tuple[int, str, StampedStderr]:
     return code, capsys.readouterr().out, stderr
 
 
-def far_url(relay) -> str:
-    return f"http://{FAR}:{relay.port}/v1"
+def far_url(server) -> str:
+    """The base URL of the demo relay (or its TLS front) under the never-resolving name."""
+    return f"{'https' if isinstance(server, TlsFront) else 'http'}://{FAR}:{server.port}/v1"
 
 
 def paths(server: HttpProxy) -> list[str]:
@@ -174,15 +176,16 @@ async def use_everything(profile: Profile) -> None:
 
 @pytest.mark.parametrize("how", ["HTTP_PROXY", "profile"])
 async def test_core_client_goes_through_the_proxy(how, proxy, other_proxy, demo_relay, monkeypatch):
-    profile = Profile(name="p", base_url=demo_relay.base_url)
-    if how == "profile":  # the profile's proxy wins over the environment's
+    if how == "profile":  # the profile's proxy wins over the environment's, loopback relay or not
         monkeypatch.setenv("HTTP_PROXY", other_proxy.url)
-        profile = replace(profile, proxy=proxy.url)
+        profile = Profile(name="p", base_url=demo_relay.base_url, proxy=proxy.url)
+        where = f"127.0.0.1:{demo_relay.port}"
     else:
         monkeypatch.setenv(how, proxy.url)
+        profile = Profile(name="p", base_url=far_url(demo_relay))
+        where = f"{FAR}:{demo_relay.port}"
     await use_everything(profile)
     carried = paths(proxy)
-    where = f"127.0.0.1:{demo_relay.port}"
     assert f"GET {where}/v1/models" in carried and f"POST {where}/v1/chat/completions" in carried
     assert len(carried) >= 3 and all(r.authorization for r in proxy.requests)  # the quota read too
     assert other_proxy.requests == []
@@ -191,7 +194,7 @@ async def test_core_client_goes_through_the_proxy(how, proxy, other_proxy, demo_
 @pytest.fixture
 def tls_relay(demo_relay, tmp_path, monkeypatch):
     """The demo relay behind TLS on loopback, its certificate trusted through SSL_CERT_FILE."""
-    certfile, keyfile = self_signed_cert(tmp_path)
+    certfile, keyfile = self_signed_cert(tmp_path, names=(FAR,))
     monkeypatch.setenv("SSL_CERT_FILE", certfile)
     front = TlsFront(demo_relay.port, certfile, keyfile)
     front.start()
@@ -202,23 +205,23 @@ def tls_relay(demo_relay, tmp_path, monkeypatch):
 async def test_https_proxy_tunnels_https_relays(proxy, other_proxy, tls_relay, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     monkeypatch.setenv("HTTP_PROXY", other_proxy.url)  # for http:// only: must stay unused
-    await use_everything(Profile(name="tls", base_url=tls_relay.url + "/v1"))
-    assert paths(proxy) == [f"CONNECT 127.0.0.1:{tls_relay.port}"]  # one pooled tunnel
+    await use_everything(Profile(name="tls", base_url=far_url(tls_relay)))
+    assert paths(proxy) == [f"CONNECT {FAR}:{tls_relay.port}"]  # one pooled tunnel
     assert other_proxy.requests == []
 
 
 @pytest.mark.parametrize("how", ["HTTP_PROXY", "HTTPS_PROXY", "profile"])
 def test_cli_chat_models_and_quota_go_through_the_proxy(how, proxy, demo_relay, tls_relay,
                                                         monkeypatch, capsys):
-    base = tls_relay.url + "/v1" if how == "HTTPS_PROXY" else demo_relay.base_url
     if how == "profile":
+        base = demo_relay.base_url
         assert main(["profiles", "add", "p", "--base-url", base, "--proxy", proxy.url]) == 0
         set_key("p", TEST_KEY)
         target = ["--profile", "p"]
     else:
         monkeypatch.setenv(how, proxy.url)
         monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
-        target = ["--base-url", base]
+        target = ["--base-url", far_url(tls_relay if how == "HTTPS_PROXY" else demo_relay)]
     for command, seen in ((["models"], "/v1/models"), (["chat", "-m", "gpt-4.1", "hi"], "/v1/chat/completions"),
                           (["quota"], "/")):
         before = len(proxy.requests)
@@ -276,6 +279,16 @@ async def test_proxy_credentials_are_sent_and_never_shown(demo_relay, tls_relay,
                                   f"proxy setting) [request ")
 
 
+def test_environment_proxies_leave_loopback_relays_alone(proxy, monkeypatch, capsys):
+    """`--demo` (and any relay on 127.0.0.1) works behind a proxy that cannot reach this machine."""
+    proxy.drop = True
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(var, proxy.url)
+    code, out, stderr = cli(monkeypatch, capsys, "--demo", "chat", "-m", "gpt-4.1", "hi")
+    assert code == 0 and out.strip(), stderr.getvalue()
+    assert proxy.requests == []
+
+
 def test_cli_names_a_dead_environment_proxy(demo_relay, monkeypatch, capsys):
     dead = HttpProxy()
     dead.start()
@@ -284,11 +297,11 @@ def test_cli_names_a_dead_environment_proxy(demo_relay, monkeypatch, capsys):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://tester:{PASSWORD}@127.0.0.1:{dead.port}")
     monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
-    code, _, stderr = cli(monkeypatch, capsys, "--base-url", demo_relay.base_url, "models")
+    code, _, stderr = cli(monkeypatch, capsys, "--base-url", far_url(demo_relay), "models")
     assert code == 1
     assert [line for _, line in stderr.lines][-1].startswith(
         f"relay-tui: could not connect to the proxy 127.0.0.1:{dead.port} on the way to "
-        f"127.0.0.1:{demo_relay.port}: connection refused (is the proxy running? it comes from "
+        f"{FAR}:{demo_relay.port}: connection refused (is the proxy running? it comes from "
         f"HTTP_PROXY/ALL_PROXY) [request ")
     assert PASSWORD not in stderr.getvalue()
 

@@ -98,13 +98,25 @@ class RelayClient:
                                     f"`relay-tui keys set {p.name}`")
                 headers["Authorization"] = f"Bearer {self._key}"
             self._http = httpx.AsyncClient(
-                headers=headers, proxy=p.proxy,  # redirects are reported, not followed (a POST would turn GET)
+                headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
+                # redirects are reported, not followed (a POST would turn GET)
                 # read: waiting for headers; a stream switches to idle_timeout for its body.
                 # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
                 timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
                                       write=p.connect_timeout, pool=None),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
         return self._http
+
+    def _loopback_bypass(self) -> dict[str, None] | None:
+        """A relay on loopback is reached directly unless the profile names a proxy: a proxy from
+        the environment is for leaving the machine (it cannot reach our 127.0.0.1), and httpx,
+        unlike browsers, sends loopback through it when NO_PROXY does not list it."""
+        from relay_tui.core.target import is_loopback
+
+        host = urlsplit(self.profile.base_url).hostname or ""
+        if self.profile.proxy or not is_loopback(host):
+            return None
+        return {f"all://{f'[{host}]' if ':' in host else host}": None}
 
     def _url(self, path: str, root: bool = False) -> str:
         base = (self.profile.root_url if root else self.profile.base_url).rstrip("/")
@@ -405,7 +417,7 @@ class RelayClient:
             proxies = getproxies_environment()
             split = urlsplit(self.profile.base_url)
             url = proxies.get(split.scheme) or proxies.get("all")
-            if not url or proxy_bypass_environment(split.hostname or "", proxies):
+            if not url or self._loopback_bypass() or proxy_bypass_environment(split.hostname or "", proxies):
                 return None
         proxy = urlsplit(url if "://" in url else "http://" + url)
         return f"{proxy.hostname}:{proxy.port or (443 if proxy.scheme == 'https' else 80)}"

@@ -94,18 +94,21 @@ def _checked(target: Target) -> Target:
     return target
 
 
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def plain_http_warning(base_url: str) -> str | None:
     """A warning when a key would cross a network unencrypted (http:// to a non-loopback host)."""
     parts = urlsplit(base_url)
-    if parts.scheme != "http":
-        return None
     host = parts.hostname or ""
-    if host == "localhost":
+    if parts.scheme != "http" or is_loopback(host):
         return None
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass
     return (f"warning: {parts.scheme}://{host} is not encrypted: the API key will be sent in clear text; "
             "use https:// if the relay supports it")

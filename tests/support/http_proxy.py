@@ -186,8 +186,8 @@ class TlsFront(_LoopbackServer):
             writer.close()
 
 
-def self_signed_cert(folder) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 and localhost, its own CA: (certfile, keyfile) in `folder`."""
+def self_signed_cert(folder, names: tuple[str, ...] = ()) -> tuple[str, str]:
+    """A certificate for 127.0.0.1, localhost and `names`, its own CA: (certfile, keyfile) in `folder`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -200,9 +200,9 @@ def self_signed_cert(folder) -> tuple[str, str]:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in ("localhost", *names)]
+                + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     certfile, keyfile = f"{folder}/cert.pem", f"{folder}/key.pem"
