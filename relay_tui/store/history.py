@@ -494,9 +494,18 @@ class History:
             db.execute("UPDATE conversations SET updated_at = ? WHERE id = "
                        "(SELECT conversation_id FROM messages WHERE id = ?)", (now, msg_id))
 
-    def messages(self, conv_id: int) -> list[MessageRow]:
-        rows = self._read("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,))
+    def messages(self, conv_id: int, *, last: int | None = None) -> list[MessageRow]:
+        """A conversation's messages in order; with `last`, only the newest `last` (opening a
+        10,000-message chat reads what the pane shows, not the whole conversation)."""
+        if last is None:
+            rows = self._read("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,))
+        else:
+            rows = self._read("SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? "
+                              "ORDER BY id DESC LIMIT ?) ORDER BY id", (conv_id, last))
         return [_message(r) for r in rows]
+
+    def message_count(self, conv_id: int) -> int:
+        return self._read("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conv_id,))[0][0]
 
     def truncate_conversation(self, conv_id: int, *, from_message_id: int) -> None:
         """Delete a message and every later one (regenerate, or edit and resend a prompt)."""

@@ -38,6 +38,9 @@ from relay_tui.ui.chat_messages import AnswerBlock, UserMessage
 
 MAX_MOUNTED = 40
 """Messages kept as widgets; older ones are only in the history (and in exports)."""
+OPEN_MOUNTED = 10
+"""Messages mounted when a conversation is opened: more than a screenful, and opening stays
+fast (mounting and rendering 40 took ~1.3 s; DESIGN-NOTES, "Performance")."""
 NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
@@ -307,18 +310,19 @@ class ChatPane(Horizontal):
     # -- transcript ------------------------------------------------------------------------------
 
     async def _show_transcript(self) -> None:
-        """Rebuild the transcript from the history (the last MAX_MOUNTED messages)."""
+        """Rebuild the transcript from the history (the last OPEN_MOUNTED messages)."""
         transcript = self.query_one("#chat-transcript", VerticalScroll)
         await transcript.remove_children()
-        messages = self.history.messages(self.conversation.id) if self.conversation else []
-        hidden = max(0, len(messages) - MAX_MOUNTED)
+        conv = self.conversation
+        messages = self.history.messages(conv.id, last=OPEN_MOUNTED) if conv else []
+        hidden = self.history.message_count(conv.id) - len(messages) if conv else 0
         widgets: list = []
         if not messages:
             widgets.append(Static(WELCOME, classes="chat-welcome"))
         elif hidden:
             widgets.append(_earlier(hidden))
         answers = []
-        for row in messages[hidden:]:
+        for row in messages:
             if row.role == "user":
                 widgets.append(UserMessage(row.content))
             else:
@@ -345,7 +349,7 @@ class ChatPane(Horizontal):
         extra = len(shown) - MAX_MOUNTED
         if extra <= 0:
             return
-        hidden = len(self.history.messages(self.conversation.id)) - MAX_MOUNTED
+        hidden = self.history.message_count(self.conversation.id) - MAX_MOUNTED
         await transcript.query(".chat-earlier").remove()
         await transcript.remove_children(shown[:extra])
         await transcript.mount(_earlier(hidden), before=0)
