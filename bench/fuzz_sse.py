@@ -30,7 +30,8 @@ CUTS = st.lists(st.integers(min_value=0), max_size=16)
 PROPERTIES = (
     ("chunking", "any chunking of a valid stream = its payloads read directly", sse_fuzz.valid_stream(),
      sse_fuzz.chunking_is_invisible),
-    ("garbage", "garbage ends in events or a RelayError", sse_fuzz.garbage(), sse_fuzz.garbage_is_refused_cleanly),
+    ("garbage", "garbage ends in events or a RelayError", sse_fuzz.garbage(),
+     sse_fuzz.garbage_is_refused_cleanly),
 )
 
 

@@ -95,7 +95,8 @@ def test_cli_session_outputs_exports_and_files_hold_no_key(vault, capsys, isolat
     code, out, err = cli(capsys, "chat", "cut me off")
     assert code == 1 and "mid-stream" in err
     monkeypatch.setenv("RELAY_TUI_API_KEY", WRONG)
-    for argv in (["--base-url", relay.base_url, "chat", "-m", "gpt-4.1", "hi"], ["--base-url", relay.base_url, "models", "--json"],
+    for argv in (["--base-url", relay.base_url, "chat", "-m", "gpt-4.1", "hi"],
+                 ["--base-url", relay.base_url, "models", "--json"],
                  ["--base-url", relay.base_url, "quota", "--json"],
                  ["--base-url", "http://127.0.0.1:9/v1", "models", "--json"]):
         code, _, err = cli(capsys, *argv)

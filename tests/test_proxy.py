@@ -17,7 +17,6 @@ import time
 from dataclasses import replace
 
 import pytest
-from textual.widgets import Input
 
 from relay_tui.app import AppOptions, make_app
 from relay_tui.cli import main
@@ -222,7 +221,8 @@ def test_cli_chat_models_and_quota_go_through_the_proxy(how, proxy, demo_relay, 
         monkeypatch.setenv(how, proxy.url)
         monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
         target = ["--base-url", far_url(tls_relay if how == "HTTPS_PROXY" else demo_relay)]
-    for command, seen in ((["models"], "/v1/models"), (["chat", "-m", "gpt-4.1", "hi"], "/v1/chat/completions"),
+    for command, seen in ((["models"], "/v1/models"),
+                          (["chat", "-m", "gpt-4.1", "hi"], "/v1/chat/completions"),
                           (["quota"], "/")):
         before = len(proxy.requests)
         code, out, stderr = cli(monkeypatch, capsys, *target, *command)

@@ -471,7 +471,7 @@ class RelayClient:
     def _proxy_source(self) -> str:
         if self.profile.proxy:
             return f"profile {self.profile.name}'s proxy setting"
-        return "HTTPS_PROXY/ALL_PROXY" if self.profile.base_url.startswith("https") else "HTTP_PROXY/ALL_PROXY"
+        return f"{'HTTPS' if self.profile.base_url.startswith('https') else 'HTTP'}_PROXY/ALL_PROXY"
 
     def _reason(self, exc: BaseException) -> str:
         """An exception's own words, one line, the key masked should it quote a header."""
