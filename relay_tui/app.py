@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from relay_tui.core.netloop import SWITCH_INTERVAL
+from relay_tui.core.sanitize import neutralise
 from relay_tui.core.session import Session, demo_session, open_session
 from relay_tui.core.target import SetupError
 from relay_tui.store.config import Settings, load_settings, set_ui_value
@@ -79,6 +80,13 @@ class RelayApp(App):
                 yield LatencyPane()
         yield StatusBar()
         yield Footer()
+
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification is plain, neutralised text (`markup` is ignored): they carry relay
+        messages and file names, where Textual markup would be run (a link) or, malformed like
+        "[/v1]", crash the app. Widget.notify always passes markup=True, hence no opt-in."""
+        super().notify(neutralise(message), title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         for problem in self.theme_problems:

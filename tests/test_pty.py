@@ -18,6 +18,7 @@ from relay_tui.store.history import History
 from relay_tui.store.paths import exports_dir, history_path
 from tests.conftest import TEST_KEY
 from tests.support.pty_app import ROOT, PtyApp, tokens
+from tests.support.quota_server import QuotaServer
 
 PLACEHOLDER = "Ask anything"
 
@@ -217,3 +218,46 @@ def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
         for visible in ("␛]52;c;cm0gLXJmIH4=␇", "<U+202E>gnp.exe", "␈␈␈"):
             assert visible in text, path.name
 
+
+
+def test_hostile_model_ids_never_reach_the_terminal(isolated_home):
+    # A relay's model list is untrusted too: escapes and Textual markup in ids stay plain text.
+    ids = ["gpt-4.1", "evil\x1b]0;pwned\x07\x1b[2J", "[link='https://evil.example/']click[/link]"]
+    routes = {"/v1/models": (200, {"object": "list", "data": [{"id": i, "object": "model"} for i in ids]})}
+    with QuotaServer(routes) as server, PtyApp(
+            ["--base-url", server.url + "/v1"],
+            {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(isolated_home)}) as app:
+        app.wait_for(PLACEHOLDER, 20, "the app")
+        deadline = time.monotonic() + 20
+        while True:  # keys sent before the app listens are lost: repeat until the picker opens
+            app.send("ctrl+t")
+            try:
+                shown = app.wait_for("3 models", 1.5, "the model picker")
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, "the model picker never opened"
+        assert model_sequences(app.output()) == []
+        assert "evil␛]0;pwned␇␛[2J" in shown and "[link='https://evil.example/']click[/link]" in shown
+
+
+def test_hostile_relay_errors_are_plain_text(isolated_home):
+    # Relay error messages reach notifications and notes: markup in them is neither run nor fatal.
+    said = "[/v1] [link='https://evil.example/']click[/link] \x1b]0;pwned\x07"
+    routes = {"/v1/models": (500, {"error": {"message": said, "type": "server_error"}})}
+    with QuotaServer(routes) as server, PtyApp(
+            ["--base-url", server.url + "/v1"],
+            {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(isolated_home)}) as app:
+        app.wait_for(PLACEHOLDER, 20, "the app")
+        deadline = time.monotonic() + 20
+        while True:  # keys sent before the app listens are lost: repeat until the pane shows
+            app.send("f3")
+            try:
+                shown = app.wait_for("Cannot list models", 2, "the compare pane's error")
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, "the compare pane never showed the error"
+        app.send("ctrl+t")  # the model picker says why it has no models
+        picked = app.wait_for("could not list models", 20, "the model picker's note")
+        assert model_sequences(app.output()) == []
+        for screen in (shown, picked):
+            assert "[link='https://evil.example/']click[/link]" in screen.replace("\n", "")

@@ -59,6 +59,12 @@ def test_comments_role_chunk_usage_and_done():
     assert parser.usage.completion_tokens == 2 and parser.usage.relay_cost == 0.0012
 
 
+def test_the_served_model_a_relay_reports_is_neutralised():
+    # It is shown in footers and column headers and stored: a relay cannot drive the terminal with it
+    _, parser = run(chunk("hi", model="gpt-4.1\x1b]0;pwned\x07\u202e"), b"data: [DONE]\n\n")
+    assert parser.served_model == "gpt-4.1␛]0;pwned␇<U+202E>"
+
+
 def test_usage_alongside_choices_and_crlf_framing_split_anywhere():
     raw = (chunk("A").replace(b"\n", b"\r\n")
            + chunk("B", finish="length", usage={"prompt_tokens": 1, "completion_tokens": 2}).replace(b"\n", b"\r\n")

@@ -30,6 +30,7 @@ from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, Rel
                                    relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
 from relay_tui.core.records import new_request_id
+from relay_tui.core.sanitize import neutralise
 from relay_tui.store.profile import Profile
 
 if TYPE_CHECKING:
@@ -166,7 +167,10 @@ class RelayClient:
         if not isinstance(items, list):
             raise BadResponse("the relay's /models reply has no model list — is the base URL right?",
                               status=response.status_code, request_id=request_id)
-        return [ModelInfo(str(m["id"]), m.get("owned_by") if isinstance(m.get("owned_by"), str) else None)
+        # Ids are shown everywhere (status bar, pickers, panes, history): neutralised once here, so
+        # a relay cannot drive the terminal through one. Real ids have no controls and stay as sent.
+        return [ModelInfo(neutralise(str(m["id"])),
+                          neutralise(m["owned_by"]) if isinstance(m.get("owned_by"), str) else None)
                 for m in items if isinstance(m, dict) and m.get("id")]
 
     def _json_reply(self, response: httpx.Response, raw: bytes, request_id: str,

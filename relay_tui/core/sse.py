@@ -30,6 +30,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from relay_tui.core.errors import (BadResponse, RelayError, ServerError, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Reasoning, Usage
+from relay_tui.core.sanitize import neutralise
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
@@ -230,7 +231,7 @@ class ChunkParser:
         if self.served_model is None:
             model = obj.get("model")
             if isinstance(model, str) and model:
-                self.served_model = model
+                self.served_model = neutralise(model)  # shown and stored like a listed model id
         usage = obj.get("usage")
         if usage and type(usage) is dict:
             self.usage = parse_usage(usage)

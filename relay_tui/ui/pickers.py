@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +22,11 @@ def fuzzy_filter(query: str, items: list[str]) -> list[str]:
     matcher = Matcher(query)
     scored = [(matcher.match(item), item) for item in items]
     return [item for score, item in sorted(scored, key=lambda s: -s[0]) if score > 0]
+
+
+def _plain(label: str | Text) -> Text:
+    """A label as plain text: model ids and profile names are never Textual markup."""
+    return Text(label) if isinstance(label, str) else label
 
 
 class FuzzyPicker(ModalScreen):
@@ -53,10 +59,10 @@ class FuzzyPicker(ModalScreen):
 
     def set_items(self, items: list[str], note: str = "") -> None:
         self.items = items
-        self.query_one("#picker-note", Label).update(note)
+        self.query_one("#picker-note", Label).update(Text(note))  # relay text: never markup
         self._refilter()
 
-    def label_for(self, item: str) -> str:
+    def label_for(self, item: str) -> str | Text:
         return item
 
     @on(Input.Changed, "#picker-query")
@@ -64,7 +70,8 @@ class FuzzyPicker(ModalScreen):
         options = self.query_one("#picker-options", OptionList)
         options.clear_options()
         query = self.query_one("#picker-query", Input).value
-        options.add_options(Option(self.label_for(item), id=item) for item in fuzzy_filter(query, self.items))
+        options.add_options(Option(_plain(self.label_for(item)), id=item)
+                            for item in fuzzy_filter(query, self.items))
         if options.option_count:
             options.highlighted = 0
 
