@@ -133,6 +133,19 @@ async def test_waterfall_of_a_stopped_request_says_it_was_stopped(demo_relay):
         assert "failed" not in text.split("Waterfall of rt-esc")[1]
 
 
+async def test_model_and_request_ids_are_shown_as_plain_text(demo_relay):
+    # They come from relays: markup in them is not run ("[/v1]" crashed the table), escapes are shown
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    model = "[/v1] [b]x[/b] \x1b]0;pwned\x07"
+    app.history.log_request(request_id="rt-[/id]", profile=app.session.profile.name, model=model,
+                            kind="chat", started_at=time.time() - 5, ttft=0.2, total=0.5, status=200)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_latency(app, pilot)
+        text = screen_text(app)
+        assert "[/v1] [b]x[/b] ␛]0;pwned␇" in text  # the table row and the sparkline label
+        assert "Waterfall of rt-[/id] ([/v1] [b]x[/b] ␛]0;pwned␇, chat)" in text
+
+
 def test_latency_pane_snapshot(demo_relay, snap_compare):
     app = make_app(AppOptions(base_url=demo_relay.base_url))
     noon = time.mktime((2025, 6, 14, 12, 0, 0, 0, 0, -1))
@@ -149,10 +162,10 @@ def test_latency_pane_snapshot(demo_relay, snap_compare):
             cost_source="relay")
 
     async def pin(pilot):
+        await settle(app, pilot, 0.3)         # the chat pane's start-up focus first
+        await pilot.press("f5")               # mounts the pane (it is lazy)
         pane = app.query_one(LatencyPane)
         pane.clock = lambda: noon
-        await settle(app, pilot, 0.3)         # the chat pane's start-up focus first
-        await pilot.press("f5")
         await settle(app, pilot, 0.15)
         pane.action_refresh_latency()
         await pilot.pause()

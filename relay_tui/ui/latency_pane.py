@@ -21,6 +21,7 @@ from textual.widgets import DataTable, ProgressBar, Sparkline, Static
 from relay_tui.core.errors import RelayError
 from relay_tui.core.fanout import bench
 from relay_tui.core.records import log_bench_record
+from relay_tui.core.sanitize import neutralise
 from relay_tui.core.stats import (BENCH_COLUMNS, WINDOWS, bench_cells, latency_table, ms,
                                   recent_ttfts, waterfall)
 from relay_tui.ui.latency_probe import ProbeForm, ProbeSpec
@@ -166,7 +167,7 @@ class LatencyPane(Vertical, can_focus=False):
         for row in rows:
             key = f"{row.profile}\t{row.model}"
             self._rows[key] = (row.profile, row.model)
-            table.add_row(row.profile, *bench_cells(row)[:-1], key=key)
+            table.add_row(*_plain((row.profile, *bench_cells(row)[:-1])), key=key)
         if keep in self._rows:
             table.move_cursor(row=table.get_row_index(keep))
         self._show_model()
@@ -202,8 +203,9 @@ class LatencyPane(Vertical, can_focus=False):
         spark.data = [t * 1000 for t in ttfts]
         span = f"{min(ttfts) * 1000:.0f}–{max(ttfts) * 1000:.0f} ms" if ttfts else "none succeeded"
         plural = "s" if len(ttfts) != 1 else ""
+        where = neutralise(f" request{plural} to {model} via {profile}: ")
         label.update(Text.assemble(("TTFT of the last ", "dim"), (f"{len(ttfts)}", "bold"),
-                                   (f" request{plural} to {model} via {profile}: ", "dim"), span))
+                                   (where, "dim"), span))
         for row in reversed(self.app.history.requests(profile=profile, model=model,
                                                       since=self.since, limit=RECENT)):
             requests.add_row(*_request_cells(row, self.clock()), key=str(row.id))
@@ -242,8 +244,8 @@ class LatencyPane(Vertical, can_focus=False):
         bar.update(total=total, progress=0)
         self._probe_done = 0
         self.add_class("-probing")
-        status.update(f"probing {', '.join(spec.models)}: {total} requests at concurrency "
-                      f"{spec.concurrency} · ctrl+x cancels")
+        status.update(Text(f"probing {neutralise(', '.join(spec.models))}: {total} requests at "
+                           f"concurrency {spec.concurrency} · ctrl+x cancels"))
         # Start timing once the form's closing repaint is done: a whole-screen render holds the
         # GIL for milliseconds, which the first request's TTFT would otherwise absorb.
         painted = asyncio.Event()
@@ -267,7 +269,7 @@ class LatencyPane(Vertical, can_focus=False):
                           "(those are in the table)")
             raise
         except RelayError as exc:
-            status.update(f"probe failed: {exc}")
+            status.update(Text(f"probe failed: {exc}"))  # relay text: never markup
             return
         finally:
             self._probe = None
@@ -279,13 +281,19 @@ class LatencyPane(Vertical, can_focus=False):
         table = self.query_one("#probe-table", DataTable)
         table.clear()
         for stats in result.per_model:
-            table.add_row(*bench_cells(stats))
+            table.add_row(*_plain(bench_cells(stats)))
         self.add_class("-probed")
         self.last_probe = result
 
     def action_cancel_probe(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
+
+
+def _plain(cells) -> tuple[Text, ...]:
+    """Table cells as plain text: a str cell would be Rich markup, and model ids, profile names
+    and request ids come from relays and config ("[/v1]" in one would crash the table)."""
+    return tuple(Text(neutralise(cell)) for cell in cells)
 
 
 def _request_cells(row, now: float) -> tuple[str, ...]:
@@ -304,7 +312,8 @@ def _waterfall_text(row, width: int) -> Text:
     """One bar per phase, placed on a shared time axis from the request's start."""
     phases = waterfall(row)
     text = Text()
-    text.append(f"Waterfall of {row.request_id or 'request'} ({row.model}, {row.kind})", style="bold")
+    text.append(neutralise(f"Waterfall of {row.request_id or 'request'} ({row.model}, {row.kind})"),
+                style="bold")
     if not phases:
         why = ("it was stopped before its timings were recorded" if row.error_kind == "stopped"
                else f"it failed before connecting ({row.error_kind})" if row.error_kind
