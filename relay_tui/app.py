@@ -6,8 +6,11 @@ the benchmarks construct the same app a user gets.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import sys
 from collections.abc import Iterable
+from functools import partial
 from dataclasses import dataclass
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,13 +27,16 @@ from relay_tui.store.config import Settings, load_settings, set_ui_value
 from relay_tui.store.history import History
 from relay_tui.ui import themes
 from relay_tui.ui.chat_pane import ChatPane
-from relay_tui.ui.compare_pane import ComparePane
-from relay_tui.ui.latency_pane import LatencyPane
 from relay_tui.ui.quota_pane import QuotaPane
 from relay_tui.ui.status_bar import StatusBar
 
 PANES = (("chat", "Chat", "f2"), ("compare", "Compare", "f3"), ("quota", "Quota", "f4"),
          ("latency", "Latency", "f5"))
+LAZY_PANES = {"compare": ("relay_tui.ui.compare_pane", "ComparePane"),
+              "latency": ("relay_tui.ui.latency_pane", "LatencyPane")}
+"""Imported and mounted when first shown (or the palette opens): the first screen does not need
+them, and they were a third of the time to the first frame (DESIGN-NOTES, "Performance"). The
+quota pane stays eager: it raises quota alerts from chat requests while hidden."""
 
 
 @dataclass
@@ -62,6 +68,7 @@ class RelayApp(App):
         self.history = history
         self.session = session
         self.setup_problem = setup_problem
+        self._mounts: dict = {}  # lazy pane -> its AwaitMount
         self.theme_problems = themes.register_all(self)
         self.theme = themes.initial_theme(self, settings.theme)
         if session is not None:
@@ -72,12 +79,10 @@ class RelayApp(App):
         with TabbedContent(id="panes", initial="chat"):
             with TabPane("Chat", id="chat"):
                 yield ChatPane()
-            with TabPane("Compare", id="compare"):
-                yield ComparePane()
+            yield TabPane("Compare", id="compare")
             with TabPane("Quota", id="quota"):
                 yield QuotaPane()
-            with TabPane("Latency", id="latency"):
-                yield LatencyPane()
+            yield TabPane("Latency", id="latency")
         yield StatusBar()
         yield Footer()
 
@@ -130,7 +135,38 @@ class RelayApp(App):
 
     # -- actions --------------------------------------------------------------------------------
 
+    def _mount_pane(self, pane: str) -> bool:
+        """Mount a lazy pane if it is not yet; True if it was just mounted."""
+        holder = self.query_one(f"TabPane#{pane}")
+        if pane not in LAZY_PANES or holder.children:
+            return False
+        module, name = LAZY_PANES[pane]
+        self._mounts[pane] = holder.mount(getattr(importlib.import_module(module), name)())
+        return True
+
+    def _lazy_commands(self, pane: str) -> Iterable[SystemCommand]:
+        """A lazy pane's palette entries before it is mounted: choosing one mounts it first."""
+        module, name = LAZY_PANES[pane]
+        for command in getattr(importlib.import_module(module), name)().palette_commands():
+            yield command._replace(callback=partial(self._run_lazy_command, pane, command.title))
+
+    async def _run_lazy_command(self, pane: str, title: str) -> None:
+        self._mount_pane(pane)
+        await self._mounts[pane]
+        for command in self.query_one(f"TabPane#{pane}").children[0].palette_commands():
+            if command.title == title:
+                result = command.callback()
+                if inspect.isawaitable(result):
+                    await result
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._mount_pane(event.pane.id)  # a tab clicked with the mouse
+
     def action_show_pane(self, pane: str) -> None:
+        if self._mount_pane(pane):  # not composed yet: it takes the focus when shown (on_show)
+            self.screen.set_focus(None)  # else the hidden pane's focus would switch back to it
+            self.query_one("#panes", TabbedContent).active = pane
+            return
         self.query_one("#panes", TabbedContent).active = pane
         # A pane that names its focus target gets the focus now, before the old pane's focused
         # widget is hidden (Textual would move that focus to a hidden sibling, and back).
@@ -179,6 +215,9 @@ class RelayApp(App):
         yield SystemCommand("Switch model", "Pick a model from the relay (ctrl+t)", self.action_pick_model)
         yield SystemCommand("Switch profile", "Pick a relay profile or the demo relay (ctrl+o)",
                             self.action_pick_profile)
+        for pane in LAZY_PANES:
+            if not self.query_one(f"TabPane#{pane}").children:
+                yield from self._lazy_commands(pane)
         for pane in self.query("ChatPane, ComparePane, QuotaPane, LatencyPane"):
             yield from pane.palette_commands()
 

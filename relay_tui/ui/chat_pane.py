@@ -121,7 +121,13 @@ class ChatPane(Horizontal):
         self.watch(self.app, "model", self._model_changed, init=False)
         self.query_one("#chat-transcript").anchor()
         self.session_changed()
-        self.call_after_refresh(self.query_one(PromptArea).focus)
+        self.call_after_refresh(self._focus_prompt)
+
+    def _focus_prompt(self) -> None:
+        """The prompt takes the focus at start, unless another pane was shown meanwhile (a key
+        pressed before the first refresh): focusing a hidden pane's widget switches back to it."""
+        if self.parent is not None and self.parent.display:
+            self.query_one(PromptArea).focus()
 
     # -- app hooks -------------------------------------------------------------------------------
 
