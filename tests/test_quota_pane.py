@@ -115,6 +115,18 @@ async def test_a_relay_without_quota_says_so_and_still_shows_local_spend():
             assert "no balance reading" in text
 
 
+async def test_model_ids_in_spend_by_model_are_plain_text():
+    # They come from relays: "[/v1]" as a Rich table cell crashed the pane, escapes are shown
+    with QuotaServer({}) as srv:
+        app = make_app(AppOptions(base_url=srv.url + "/v1"))
+        app.history.log_request(request_id="rt-x", profile=app.session.profile.name,
+                                model="[/v1] \x1b]0;pwned\x07", kind="chat", started_at=time.time(),
+                                ttft=0.4, total=1.0, cost_usd=0.0123, cost_source="genai-prices")
+        async with app.run_test(size=SIZE) as pilot:
+            await open_quota(app, pilot)
+            assert "[/v1] ␛]0;pwned␇" in screen_text(app)
+
+
 async def test_requests_show_their_quota_delta_and_cross_each_threshold_once(relay_factory):
     relay = relay_factory(quota_dialects=["simple"], granted_usd=0.005,
                           model_overrides={"gpt-4.1": {"answer_tokens": 100}})

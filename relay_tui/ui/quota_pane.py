@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from relay_tui.core.errors import RelayError
 from relay_tui.core.quota import QuotaReading, read_quota
+from relay_tui.core.sanitize import neutralise
 from relay_tui.core.stats import crossed, project, spend_by_day, spend_by_model, store_reading
 from relay_tui.store import keys
 from relay_tui.store.history import RequestRow
@@ -260,7 +261,7 @@ def _delta_line(before: QuotaReading, after: QuotaReading, rows: list[RequestRow
     estimated = sum(r.cost_usd for r in rows if r.cost_usd is not None and r.cost_source != "relay")
     what = f"{rows[-1].kind} {rows[-1].model}" if len(rows) == 1 else f"{len(rows)} requests"
     text = Text()
-    text.append(f"Last {what}: ", style="bold")
+    text.append(f"Last {neutralise(what)}: ", style="bold")
     if before.used is None or after.used is None or before.unit != after.unit:
         text.append("the relay's figures do not show a change")
     else:
@@ -299,9 +300,10 @@ def _by_model(rows) -> Group:
     for name in ("model", "req", "relay $", "est. $", "no cost", ""):
         table.add_column(name, justify="left" if name in ("model", "") else "right", no_wrap=True)
     scale = max((r.total_usd for r in rows), default=0.0)
-    for r in rows:
-        table.add_row(r.key, str(r.requests), f"{r.relay_usd:.4f}", f"{r.estimated_usd:.4f}",
-                      str(r.unpriced) if r.unpriced else "", _bar(r.relay_usd, r.estimated_usd, scale, 24))
+    for r in rows:  # model ids come from relays: plain text, as a str cell would be Rich markup
+        table.add_row(Text(neutralise(r.key)), str(r.requests), f"{r.relay_usd:.4f}",
+                      f"{r.estimated_usd:.4f}", str(r.unpriced) if r.unpriced else "",
+                      _bar(r.relay_usd, r.estimated_usd, scale, 24))
     if not rows:
         table.add_row("no requests logged yet", "", "", "", "", "")
     return Group(title, table)
