@@ -28,27 +28,21 @@ def tui(relay, home) -> PtyApp:
                   {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(home)})
 
 
-def type_prompt(app: PtyApp, text: str, timeout: float = 20.0) -> None:
-    """Type into the focused prompt box. Keys typed before the app has focused it are dropped, so
-    the first key is repeated until the box shows it (its placeholder disappears)."""
-    app.wait_for(PLACEHOLDER, timeout, "the prompt box")
+def type_prompt(app: PtyApp, text: str, placeholder: str = PLACEHOLDER, timeout: float = 20) -> None:
+    """Type into the prompt box that has the focus. Keys sent before the app has focused it are
+    dropped, so a space (prompts are stripped) is sent until the box shows it: its placeholder
+    disappears. A space delivered late only adds another space."""
+    app.wait_for(placeholder, timeout, "the prompt box")
     deadline = time.monotonic() + timeout
     while True:
-        app.send(text[0])
+        app.send(" ")
         try:
-            app.wait_for(lambda s: PLACEHOLDER not in s, 1.0, "the first key in the prompt box")
+            app.wait_for(lambda s: placeholder not in s, 1.0, "a key in the prompt box")
             break
         except AssertionError:
             assert time.monotonic() < deadline, "the prompt box never took a key"
-    app.type(text[1:])
-    app.wait_for(f"▊ {text}", timeout, f"{text!r} in the prompt box")
-
-
-def type_prompt_compare(app: PtyApp, text: str) -> None:
-    """The compare pane focuses its prompt box when shown; wait for it, then type."""
-    app.wait_for("ask every model at once", 10, "the compare pane")
     app.type(text)
-    app.wait_for(text, 10, f"{text!r} in the compare prompt")
+    app.wait_for(text, timeout, f"{text!r} in the prompt box")
 
 
 def click(app: PtyApp, row: int, col: int) -> None:
@@ -203,7 +197,7 @@ def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
         app.wait_for("Exported", 10, "the export notice")
 
         app.send("f3")  # the compare pane: every column streams the same hostile answer
-        type_prompt_compare(app, "compare this")
+        type_prompt(app, "compare this", "ask every model at once")
         app.send("enter")
         app.wait_for(lambda s: "shortest:" in s and s.count("<U+202E>gnp.exe") >= 2, 20,
                      "the comparison's summary and neutralised columns")
