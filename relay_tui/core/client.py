@@ -219,8 +219,9 @@ class RelayClient:
         while True:
             run = _Attempt(metrics, on_first_token)
             try:
-                async for event in self._attempt(body, model, run):
-                    yield event
+                async for events in self._attempt(body, model, run):
+                    for event in events:
+                        yield event
                 return
             except _RejectsStreamOptions:
                 self._send_stream_options = False
@@ -241,7 +242,9 @@ class RelayClient:
 
     # -- one attempt -----------------------------------------------------------------------
 
-    async def _attempt(self, body: dict, model: str, run: _Attempt) -> AsyncIterator[Any]:
+    async def _attempt(self, body: dict, model: str, run: _Attempt) -> AsyncIterator[list[Any]]:
+        """One request; yields the events of each received chunk as one list (one async hop per
+        chunk rather than per token: at time_scale 0 a whole answer is one chunk)."""
         import httpx
 
         from relay_tui.core.sse import ChunkParser, StreamDecoder  # imports httpx-sse (and httpx)
@@ -295,8 +298,7 @@ class RelayClient:
                 events = decoder.feed(chunk)
                 if events:
                     run.arrived(events)
-                    for event in events:
-                        yield event
+                    yield events
                 if decoder.error:
                     raise decoder.error
                 if parser.done:
@@ -305,16 +307,13 @@ class RelayClient:
                 events = decoder.end()
                 if events:
                     run.arrived(events)
-                    for event in events:
-                        yield event
+                    yield events
                 if decoder.error:
                     raise decoder.error
             self._check_complete(parser, run)
             done = await self._done(parser, model, body, response, run)
             await _drain(chunks)
-            if parser.usage is not None:
-                yield parser.usage
-            yield done
+            yield [done] if parser.usage is None else [parser.usage, done]
         except httpx.ReadTimeout:
             if response is None:
                 raise self._first_byte_timeout(request_id) from None
