@@ -36,8 +36,7 @@ _SEQUENCE = re.compile(
 _COMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*\x07|[ -/]*[0-~])")
 
 # What xterm sends for these keys.
-KEYS = {"enter": b"\r", "escape": b"\x1b", "tab": b"\t", "ctrl+f": b"\x06", "ctrl+q": b"\x11", "ctrl+t": b"\x14",
-        "f2": b"\x1bOQ", "f3": b"\x1bOR", "f4": b"\x1bOS", "f8": b"\x1b[19~", "f9": b"\x1b[20~"}
+KEYS = {"enter": b"\r", "ctrl+t": b"\x14", "f3": b"\x1bOR", "f9": b"\x1b[20~"}
 
 
 def tokens(data: str) -> list[tuple[str, str]]:
