@@ -223,27 +223,35 @@ def throughput(url: str, sizes: Sizes, repeat: int) -> list[Row]:
     if have_openai():
         runners["openai"] = openai_bench
     rates: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}  # client CPU s per request
     for round_ in range(repeat):
         names = list(runners)
         names = names[round_ % len(names):] + names[:round_ % len(names)]  # rotate the order
         for name in names:
+            started = time.process_time()
             rates[name].append(asyncio.run(runners[name](url, sizes.requests, sizes.concurrency)))
+            cpu[name].append((time.process_time() - started) / (sizes.requests + sizes.concurrency))
     label = f"n={sizes.requests}, c={sizes.concurrency}, time_scale 0"
-    rows = [ratio_row(f"throughput vs bare httpx ({label})", rates, "httpx", 0.9)]
+    rows = [ratio_row(f"throughput vs bare httpx ({label})", rates, cpu, "httpx", 0.9)]
     if "openai" in rates:
-        rows.append(ratio_row(f"throughput vs openai AsyncOpenAI ({label})", rates, "openai", 1.0))
+        rows.append(ratio_row(f"throughput vs openai AsyncOpenAI ({label})", rates, cpu, "openai", 1.0))
     else:
         rows.append(Row(f"throughput vs openai AsyncOpenAI ({label})", "skipped", target=">= 1.00",
                         note="openai not installed: pip install -r bench/requirements.txt"))
     return rows
 
 
-def ratio_row(name: str, rates: dict[str, list[float]], base: str, target: float) -> Row:
+def ratio_row(name: str, rates: dict[str, list[float]], cpu: dict[str, list[float]], base: str,
+              target: float) -> Row:
+    """Wall-clock req/s ratio (the target), and client CPU per request beside it: on a loaded
+    machine the wall ratio swings with other processes, CPU per request much less."""
     ratios = [a / b for a, b in zip(rates["relay-tui"], rates[base])]
     ratio = median(ratios)
+    mine, theirs = median(cpu["relay-tui"]), median(cpu[base])
     return Row(name, f"{median(rates['relay-tui']):.0f} req/s", f"{median(rates[base]):.0f} req/s",
                ratio, f">= {target:.2f}", ratio >= target,
-               f"median of {len(ratios)} paired runs; ratios {min(ratios):.2f}-{max(ratios):.2f}")
+               f"median of {len(ratios)} paired runs, ratios {min(ratios):.2f}-{max(ratios):.2f}; "
+               f"client CPU/request {mine * 1e6:.0f} vs {theirs * 1e6:.0f} us ({theirs / mine:.2f})")
 
 
 # -- 2. client overhead on TTFT -----------------------------------------------------------------
