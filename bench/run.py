@@ -520,7 +520,7 @@ def history_rows(url: str, sizes: Sizes, home: Path, records: list) -> list[Row]
         opens.append(opened)
     opened = median(opens)
     rows.append(Row(f"history: open a {sizes.conversation:,}-message conversation", ms(opened),
-                    f"store load {ms(median(loads))}", None, "<= 300 ms", opened <= 0.3,
+                    f"store reads all: {ms(median(loads))}", None, "<= 300 ms", opened <= 0.3,
                     "chat pane: open_conversation until the last answer is shown; "
                     f"median of {len(opens)}"))
     now = time.time()
