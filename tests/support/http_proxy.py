@@ -2,11 +2,12 @@
 
 It forwards absolute-URI requests (`GET http://host:port/path`) for http:// targets and tunnels
 `CONNECT host:port` for https:// ones, and records each request it carried in `requests`.
-`drop = True` makes it close every new connection without answering (a proxy that drops the
-connection); `auth=(user, password)` makes it demand Basic proxy credentials (407 otherwise);
-`hosts` maps names to addresses, so a profile can name a non-loopback host that still reaches a
-loopback relay. Each forwarded request asks the relay for `Connection: close`, so every request
-arrives on a connection of its own and none goes past the record.
+`drop = True` makes it close every new connection without answering, cleanly, once the request
+has arrived (a proxy that drops the connection); `auth=(user, password)` makes it demand Basic
+proxy credentials (407 otherwise); `hosts` maps names to addresses, so a profile can name a
+non-loopback host that still reaches a loopback relay. Each forwarded request asks the relay for
+`Connection: close`, so every request arrives on a connection of its own and none goes past the
+record.
 
 `TlsFront` terminates TLS in front of a plain-HTTP relay (the demo relay), so https:// through a
 CONNECT tunnel can be tested end to end; `self_signed_cert` makes the certificate it serves.
@@ -106,6 +107,10 @@ class HttpProxy(_LoopbackServer):
             self.requests.append(Carried(method, host.strip("[]"), int(port), path, time.time(),
                                          "authorization" in names))
             if self.drop:
+                # Read the request body first: closing with unread bytes makes the kernel send a
+                # reset instead of a clean close, and which one the client sees would be a race.
+                if length := int(names.get("content-length", "0") or 0):
+                    await reader.readexactly(length)
                 writer.transport.abort()
                 return
             if self.auth is not None and not self._authorised(names.get("proxy-authorization", "")):
