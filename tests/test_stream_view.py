@@ -237,3 +237,22 @@ async def test_an_unpaced_burst_is_taken_in_over_several_frames():
         await settle(pilot, whole)
         assert visible(streamed) == visible(whole)
         assert texts(streamed)[-1] == "Paragraph 599 with some words to render."
+
+
+
+def test_blocks_render_as_rich_markdown_renders_them():
+    """Blocks are rendered from their share of one parse, with no parser per block: the lines
+    must be exactly those of Rich's own Markdown for each block's source."""
+    from rich.markdown import Markdown
+    from rich.style import Style
+
+    from relay_tui.ui.markdown_blocks import BlockRenderer, Palette, _trim, split_blocks
+
+    palette = Palette()
+    renderer = BlockRenderer({}, "monokai", Style(bgcolor="black"), palette)
+    frozen, live, _ = split_blocks(DOC * 2, final=True)
+    prose = [block for block in frozen if block.fence_lang is None]
+    assert not live and len(prose) > 16
+    for block in prose:
+        theirs = renderer._lines(Markdown(block.source, code_theme="monokai", hyperlinks=False), 50)
+        assert renderer.render(block, 50) == [palette.pack(line) for line in _trim(theirs)], block.source

@@ -41,6 +41,7 @@ class Block:
     width: int = 0  # the width `lines` were rendered at; 0 = not rendered yet
     style_epoch: int = -1  # the renderer generation `lines` were rendered with
     first_line: int = 0  # line (in the parsed text) where markdown-it says the block starts
+    tokens: list[Token] | None = None  # this block's share of the tail's parse; dropped once rendered
 
 
 def split_blocks(tail: str, final: bool) -> tuple[list[Block], list[Block], str]:
@@ -50,7 +51,7 @@ def split_blocks(tail: str, final: bool) -> tuple[list[Block], list[Block], str]
     `tail`. A block is finished when the first line of the next block is complete (so a list
     cannot continue any more); with `final`, every block is.
     """
-    blocks = [_make_block(src, tok) for src, tok in _cut(tail)]
+    blocks = [_make_block(src, tokens) for src, tokens in _cut(tail)]
     if final:
         return blocks, [], ""
     complete_lines = tail.count("\n")
@@ -81,11 +82,15 @@ def fence_code(block: Block) -> str:
     return "\n".join(lines)
 
 
-def _cut(tail: str) -> list[tuple[str, Token]]:
-    """(source, first token) per top-level block; sources cover `tail` without gaps."""
+def _cut(tail: str) -> list[tuple[str, list[Token]]]:
+    """(source, tokens) per top-level block; sources cover `tail` without gaps.
+
+    Each block keeps its slice of this one parse, so rendering it does not parse it again.
+    """
+    tokens = _PARSER.parse(tail)
     starts = [
-        tok
-        for tok in _PARSER.parse(tail)
+        index
+        for index, tok in enumerate(tokens)
         if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
     ]
     if not starts:
@@ -95,16 +100,18 @@ def _cut(tail: str) -> list[tuple[str, Token]]:
     for line in tail.split("\n"):
         position += len(line) + 1
         offsets.append(position)
-    cut_at = [0] + [offsets[tok.map[0]] for tok in starts[1:]] + [len(tail)]  # type: ignore[index]
-    return [(tail[cut_at[i] : cut_at[i + 1]], starts[i]) for i in range(len(starts))]
+    cut_at = [0] + [offsets[tokens[i].map[0]] for i in starts[1:]] + [len(tail)]  # type: ignore[index]
+    ends = starts[1:] + [len(tokens)]
+    return [(tail[cut_at[i] : cut_at[i + 1]], tokens[starts[i] : ends[i]]) for i in range(len(starts))]
 
 
-def _make_block(source: str, token: Token) -> Block:
+def _make_block(source: str, tokens: list[Token]) -> Block:
+    token = tokens[0]
     first_line = token.map[0] if token.map else 0
     if token.type == "fence" and token.markup[:1] in ("`", "~"):
         info = token.info.strip()
         return Block(source, fence_lang=info.split()[0] if info else "", first_line=first_line)
-    return Block(source, first_line=first_line)
+    return Block(source, first_line=first_line, tokens=tokens)
 
 
 def _is_blank(line: Line) -> bool:
@@ -121,6 +128,24 @@ def _trim(lines: list[Line]) -> list[Line]:
     while end > start and _is_blank(lines[end - 1]):
         end -= 1
     return lines[start:end]
+
+
+class _ParsedMarkdown(Markdown):
+    """Rich's Markdown over tokens we already have, with our one parser.
+
+    Why: `Markdown.__init__` builds a new MarkdownIt (and a linkify-it) and parses the source on
+    every call; for the live block, once a frame per column, that was about a third of the
+    frame's rendering time.
+    """
+
+    def __init__(self, markup: str, tokens: list[Token] | None, code_theme: str) -> None:
+        self.markup = markup
+        self.parsed = tokens if tokens is not None else _PARSER.parse(markup)
+        self.code_theme = self.inline_code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = False
+        self.inline_code_lexer = None
 
 
 class Palette:
@@ -185,7 +210,8 @@ class BlockRenderer:
         """Render a whole block at `width` (rich markup in the source stays literal text)."""
         if block.fence_lang is not None:
             return self._syntax(fence_code(block), block.fence_lang, width)
-        markdown = Markdown(block.source, code_theme=self._code_theme_name, hyperlinks=False)
+        tokens, block.tokens = block.tokens, None  # a re-flow parses the source again
+        markdown = _ParsedMarkdown(block.source, tokens, self._code_theme_name)
         return self._pack(_trim(self._lines(markdown, width)))
 
     def render_code_line(self, line: str, lang: str, width: int) -> list[PackedLine]:

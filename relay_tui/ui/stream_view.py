@@ -254,6 +254,7 @@ class StreamView(ScrollView, can_focus=True):
         """Render `block`, or take the lines of `same` (last frame's rendering of its source)."""
         if same is not None and same.fence_lang == block.fence_lang:
             block.lines, block.width, block.style_epoch = same.lines, same.width, same.style_epoch
+            block.tokens = None  # frozen blocks keep no parser objects (see Palette)
             return
         renderer = self._ensure_renderer()
         block.lines = renderer.render(block, self._width)
