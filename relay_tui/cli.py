@@ -1,18 +1,22 @@
 """The `relay-tui` command line (DESIGN.md section 6).
 
 Answers go to stdout; metrics, progress and errors to stderr. Exit codes: 0 success, 1 a relay or
-network error, 2 a usage or setup error. Only argparse is imported at start-up: every command
-imports what it needs when it runs, so `relay-tui --help` stays fast and loads no Textual.
+network error, 2 a usage or setup error; 130 interrupted, 141 (128 + SIGPIPE, as Unix tools end)
+when whoever read stdout went away (`relay-tui models | head -1`). Only argparse is imported at
+start-up: every command imports what it needs when it runs, so `relay-tui --help` stays fast and
+loads no Textual.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from relay_tui import __version__
 
 EXIT_OK, EXIT_RELAY, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 
 
 class UsageError(Exception):
@@ -106,13 +110,32 @@ def main(argv: list[str] | None = None) -> int:
             return _open_tui(args)
         from relay_tui import commands
 
-        return commands.run(args)
+        code = commands.run(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled, not at exit
+        return code
     except UsageError as exc:
         print(f"relay-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("relay-tui: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output left (`| head -1`): nothing to tell it. stdout goes to devnull so
+        # the interpreter's flush of what is still buffered, at exit, does not fail again.
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced (tests) or already closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def _open_tui(args: argparse.Namespace) -> int:

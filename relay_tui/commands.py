@@ -148,10 +148,12 @@ def cmd_chat(args) -> int:
         try:
             asyncio.run(go())
         finally:
-            if not args.json and state["text"]:
-                sys.stdout.write("\n")
-                sys.stdout.flush()
-            history.close()
+            try:
+                if not args.json and state["text"]:
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
+            finally:  # a closed stdout (`| head -c 5`) must not leave the history open
+                history.close()
     done = state["done"]
     if args.json:
         _print_json(_answer_json(model, "".join(state["text"]), "".join(state["reasoning"]), done))
