@@ -24,6 +24,7 @@ def err(line: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from relay_tui.core.target import SetupError
     from relay_tui.store.config import ConfigError
+    from relay_tui.store.history import HistoryError
     from relay_tui.store.keys import KeyringUnavailable
 
     handler = COMMANDS[args.command]
@@ -32,9 +33,23 @@ def run(args: argparse.Namespace) -> int:
     except RelayError as exc:
         err(f"relay-tui: {exc}")
         return EXIT_RELAY
+    except HistoryError as exc:
+        err(f"relay-tui: {history_advice(exc)}")
+        return EXIT_RELAY
     except (SetupError, ConfigError, KeyringUnavailable, UsageError) as exc:
         err(f"relay-tui: {exc}")
         return EXIT_USAGE
+
+
+def history_advice(exc: Exception) -> str:
+    """A HistoryError's line (it names the file) with what to do about it."""
+    line = str(exc)
+    if line.startswith("cannot open") and "WAL" not in line:
+        return (f"{line} — move it aside (e.g. rename it to history.db.bad) and run again: "
+                f"relay-tui then starts a new, empty history")
+    if line.startswith(("cannot write", "cannot read")):
+        return f"{line} — check that the disk has room and the file is readable and writable"
+    return line
 
 
 @contextmanager
