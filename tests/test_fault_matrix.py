@@ -154,6 +154,10 @@ ROWS = [
     Fault("10mb-line", "a 10 MB line", "the relay sent a stream line over 4 MB; stopped reading it — "
           f"the relay or its upstream is misbehaving {RID}", PARTIAL.format(n=3),
           fault("huge_line", after=3), "response", received=first(3)),
+    Fault("10mb-line-gzip", "a 10 MB line in a gzip stream (~10 KB on the wire)", "the relay sent a "
+          f"stream line over 4 MB; stopped reading it — the relay or its upstream is misbehaving {RID}",
+          PARTIAL.format(n=3), lambda rig: (rig.relay.set_fault("huge_line", after=3),
+                                            rig.relay.set_fault("gzip")), "response", received=first(3)),
     Fault("refused", "connection refused (relay not running)", "could not connect to HOST:PORT: "
           f"connection refused (is the relay running, is the port right?) {RID}", PROMPT_AND_ERROR,
           lambda rig: None, "connection", route="refused", clear=Rig.start_late_relay),

@@ -164,13 +164,25 @@ def test_oversized_line_stops_at_the_cap_without_buffering_it_all():
     decoder = StreamDecoder(ChunkParser("rt-1"), cap=1024 * 1024)
     decoder.feed(chunk("before") + b'data: {"choices":[{"delta":{"content":"')
     sent = 0
-    with pytest.raises(BadResponse) as info:
-        while True:
-            decoder.feed(b"x" * 65536)
-            sent += 65536
-    assert str(info.value) == ("the relay sent a stream line over 1 MB; stopped reading it — the relay "
-                               "or its upstream is misbehaving [request rt-1]")
-    assert sent <= 1024 * 1024
+    while decoder.error is None:
+        assert decoder.feed(b"x" * 65536) == []
+        sent += 65536
+        assert sent <= 1024 * 1024
+    assert str(decoder.error) == ("the relay sent a stream line over 1 MB; stopped reading it — the relay "
+                                  "or its upstream is misbehaving [request rt-1]")
+
+
+def test_a_whole_oversized_line_in_one_chunk_is_caught_after_the_text_before_it():
+    """A gzip body decodes a 10 MB line (10 KB on the wire) into one chunk: the cap still holds,
+    and the tokens before that line still count."""
+    huge = chunk("x" * (2 * 1024 * 1024))
+    for body in (chunk("one ") + chunk("two") + huge + chunk("after"),
+                 (chunk("one ") + chunk("two") + huge + chunk("after")).replace(b"\n", b"\r\n")):
+        decoder = StreamDecoder(ChunkParser("rt-1"), cap=1024 * 1024)
+        assert [e.text for e in decoder.feed(body)] == ["one ", "two"]
+        assert str(decoder.error).startswith("the relay sent a stream line over 1 MB")
+    decoder = StreamDecoder(ChunkParser("rt-1"), cap=1024 * 1024)
+    assert decoder.feed(chunk("ok") * 20_000) and decoder.error is None  # many small events: fine
 
 
 def test_many_data_lines_in_one_event_hit_the_event_cap():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 
 # The decoders are not re-exported by httpx-sse; pyproject pins it below 1.0.
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
@@ -35,6 +36,8 @@ from relay_tui.core.sanitize import neutralise
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _raw_decode = json.JSONDecoder().raw_decode  # json.loads minus two regex scans per token
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_BLANK_LINE = re.compile(rb"(?:\r\n|\r|\n)(?:\r\n|\r|\n)")
 
 
 class StreamDecoder:
@@ -53,10 +56,18 @@ class StreamDecoder:
         self._lines = SSELineDecoder()
         self._events = SSEDecoder()
         self._event_len = self._line_len = 0
+        self._too_long_line = False
         self._at_boundary = True  # the library decoders hold nothing: the fast path may run
 
     def feed(self, chunk: bytes) -> list[Delta | Reasoning]:
-        self._measure(chunk)
+        cut = self._measure(chunk)
+        if cut is not None:  # an event over the cap starts at `cut`: what precedes it counts
+            out = self._decode(chunk[:cut]) if cut > 0 else []
+            self.error = self.error or self._too_big()
+            return out
+        return self._decode(chunk)
+
+    def _decode(self, chunk: bytes) -> list[Delta | Reasoning]:
         text = self._utf8.decode(chunk)
         if not text:
             return []
@@ -110,17 +121,37 @@ class StreamDecoder:
             self.error = err
         return out
 
-    def _measure(self, chunk: bytes) -> None:
-        """Count bytes in the current event and line; raise past the cap."""
+    def _measure(self, chunk: bytes) -> int | None:
+        """Count bytes in the current event and line; past the cap, where that event starts.
+
+        Usually only the unfinished end of a chunk is counted. A chunk that could hold a whole
+        event over the cap (a gzip body decodes a 10 MB line into one chunk) is scanned through.
+        """
+        event_before, line_before = self._event_len, self._line_len
         blank = max(chunk.rfind(b"\n\n"), chunk.rfind(b"\n\r"), chunk.rfind(b"\r\r"))
-        self._event_len = len(chunk) - blank - 2 if blank >= 0 else self._event_len + len(chunk)
+        self._event_len = len(chunk) - blank - 2 if blank >= 0 else event_before + len(chunk)
         newline = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
-        self._line_len = len(chunk) - newline - 1 if newline >= 0 else self._line_len + len(chunk)
-        if self._event_len > self._cap:
-            what = "line" if self._line_len > self._cap else "event"
-            raise BadResponse(f"the relay sent a stream {what} over {self._cap / 2**20:g} MB; "
-                              f"stopped reading it — the relay or its upstream is misbehaving",
-                              request_id=self.parser.request_id)
+        self._line_len = len(chunk) - newline - 1 if newline >= 0 else line_before + len(chunk)
+        if event_before + len(chunk) <= self._cap:
+            return None
+        start, carried = 0, event_before  # each event: where it starts, bytes from earlier chunks
+        for separator in [*_BLANK_LINE.finditer(chunk), None]:
+            end = separator.start() if separator else len(chunk)
+            if carried + end - start > self._cap:
+                lines = _LINE_END.split(chunk[start:end])
+                longest = max([line_before * (start == 0) + len(lines[0]), *map(len, lines[1:])])
+                self._too_long_line = longest > self._cap
+                return start
+            if separator is None:
+                return None
+            start, carried = separator.end(), 0
+        return None  # not reached: the last pass has no separator
+
+    def _too_big(self) -> BadResponse:
+        what = "line" if self._too_long_line else "event"
+        return BadResponse(f"the relay sent a stream {what} over {self._cap / 2**20:g} MB; "
+                           f"stopped reading it — the relay or its upstream is misbehaving",
+                           request_id=self.parser.request_id)
 
 
 class ThinkSplitter:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -141,6 +142,28 @@ async def complete(ex: Exchange, req: ChatRequest, faults: dict, settings: Setti
     await ex.end()
 
 
+class _Gzipped:
+    """An exchange whose body is gzip, each write flushed so it arrives at once (as nginx streams).
+
+    A 10 MB line of one repeated byte then crosses the wire as ~10 KB and reaches the client
+    decoded in one piece: the client's size caps must hold for what it decodes, not what it reads.
+    """
+
+    def __init__(self, ex: Exchange):
+        self._ex = ex
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+
+    def __getattr__(self, name: str):
+        return getattr(self._ex, name)
+
+    async def data(self, chunk: bytes) -> None:
+        await self._ex.data(self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH))
+
+    async def end(self) -> None:
+        await self._ex.data(self._gzip.flush())
+        await self._ex.end()
+
+
 class _Chunks:
     """Pre-rendered chunk framing: only the delta is serialised per token (this is the hot path)."""
 
@@ -197,8 +220,12 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
     gap = settings.time_scale / req.spec.tps
     sent = 0
     buf = bytearray(chunks.raw(b'{"role":"assistant","content":""}') + KEEP_ALIVE)
-    await ex.head(200, [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
-                        ("x-oneapi-request-id", rid)])
+    headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
+               ("x-oneapi-request-id", rid)]
+    if "gzip" in faults:
+        ex = _Gzipped(ex)
+        headers.append(("content-encoding", "gzip"))
+    await ex.head(200, headers)
     t0 = ex.received_at
     try:
         pending = 0

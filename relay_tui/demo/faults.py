@@ -36,6 +36,7 @@ FAULTS: dict[str, dict[str, object]] = {
     "non_utf8": {"after": 3},
     "huge_line": {"after": 3, "size": 10 * 1024 * 1024},
     "usage_with_choices": {},
+    "gzip": {},  # Content-Encoding: gzip, flushed per write (nginx `gzip on` for event streams)
     # shape the answer, streamed or not
     "no_usage": {},
     "null_finish": {},
@@ -50,7 +51,7 @@ FAULTS: dict[str, dict[str, object]] = {
 GATE = frozenset({"rate_limit", "server_error", "unavailable", "html_error", "auth", "no_credit",
                   "forbidden", "drop_connection", "reject_stream_options", "stacked_request_ids"})
 STREAM_ONLY = frozenset({"mid_stream_error", "truncate", "stall", "malformed_sse", "non_utf8",
-                         "huge_line", "usage_with_choices"})
+                         "huge_line", "usage_with_choices", "gzip"})
 STREAM_ENDERS = ("mid_stream_error", "truncate", "stall")
 QUOTA = frozenset({"unlimited_token", "quota_error_200"})
 NO_CREDIT_STYLES = ("openrouter", "oneapi", "openai")
