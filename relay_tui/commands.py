@@ -349,7 +349,24 @@ def cmd_bench(args) -> int:
         _print_json(result.as_json())
     else:
         _print_bench(result)
-    return EXIT_OK
+    sys.stdout.flush()  # the figures before the errors that explain them
+    _report_bench_errors(result)
+    return EXIT_RELAY if any(s.errors for s in result.per_model) else EXIT_OK
+
+
+def _report_bench_errors(result) -> None:
+    """Per model and kind of failure: how many, and the first such error's own line."""
+    start = 0
+    for s in result.per_model:
+        records = result.records[start:start + s.requests]  # each model's records follow the last's
+        start += s.requests
+        first: dict[str, RelayError] = {}
+        for record in records:
+            if record.error is not None:
+                first.setdefault(record.error.kind, record.error)
+        for kind, count in sorted(s.error_kinds.items()):
+            err(f"relay-tui: {s.model}: {count} of {s.requests} requests failed ({kind}), "
+                f"the first with: {first[kind]}")
 
 
 def _print_bench(result) -> None:
@@ -366,9 +383,6 @@ def _print_bench(result) -> None:
     for s in result.per_model:
         table.add_row(*bench_cells(s))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
-    for s in result.per_model:
-        for kind, count in sorted(s.error_kinds.items()):
-            err(f"{s.model}: {count} × {kind}")
 
 
 # -- keys -------------------------------------------------------------------------------------
