@@ -47,13 +47,24 @@ def test_keyring_set_get_delete(memory_keyring):
 
 def test_environment_wins_over_the_keyring(monkeypatch):
     keys.set_key("work", TEST_KEY)
-    monkeypatch.setenv("WORK_RELAY_KEY", OTHER_KEY)
-    assert keys.get_key(WORK) == OTHER_KEY and keys.key_source(WORK) == "env WORK_RELAY_KEY"
     monkeypatch.setenv("RELAY_TUI_API_KEY", "sk-global-aaaaaaaaaaaaaaaa\n")
     assert keys.get_key(WORK) == "sk-global-aaaaaaaaaaaaaaaa"
     assert keys.key_source(WORK) == "env RELAY_TUI_API_KEY"
     monkeypatch.setenv("RELAY_TUI_API_KEY", "")          # empty counts as unset
-    assert keys.key_source(WORK) == "env WORK_RELAY_KEY"
+    assert keys.get_key(WORK) == TEST_KEY and keys.key_source(WORK) == "keyring"
+
+
+def test_the_profiles_own_variable_wins_over_the_global_one(monkeypatch):
+    """A key named for this relay (key_env) is never replaced by RELAY_TUI_API_KEY, which may
+    hold another relay's key: RELAY_TUI_API_KEY only stands in where the profile names none."""
+    keys.set_key("work", TEST_KEY)
+    monkeypatch.setenv("RELAY_TUI_API_KEY", "sk-global-aaaaaaaaaaaaaaaa")
+    monkeypatch.setenv("WORK_RELAY_KEY", OTHER_KEY)
+    assert keys.get_key(WORK) == OTHER_KEY and keys.key_source(WORK) == "env WORK_RELAY_KEY"
+    monkeypatch.setenv("WORK_RELAY_KEY", "  ")           # blank counts as unset
+    assert keys.key_source(WORK) == "env RELAY_TUI_API_KEY"
+    plain = Profile(name="plain", base_url="https://other.example.com/v1")
+    assert keys.get_key(plain) == "sk-global-aaaaaaaaaaaaaaaa"
 
 
 @pytest.mark.parametrize("key, shown", [
@@ -88,7 +99,7 @@ def test_no_backend_says_to_use_the_environment_variable(monkeypatch):
     with pytest.raises(KeyringUnavailable) as info:
         keys.get_key(WORK)
     assert str(info.value) == ("no OS keyring backend is available; "
-                               "set RELAY_TUI_API_KEY (or WORK_RELAY_KEY) instead")
+                               "set WORK_RELAY_KEY (or RELAY_TUI_API_KEY) instead")
     with pytest.raises(KeyringUnavailable, match="RELAY_TUI_API_KEY"):
         keys.set_key("work", TEST_KEY)
     assert keys.key_age_days("work") is None

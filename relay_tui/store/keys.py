@@ -1,7 +1,8 @@
 """API keys: the OS keyring (service "relay-tui", one entry per profile) or an environment variable.
 
-An environment variable wins when set (`RELAY_TUI_API_KEY`, then the profile's `key_env`), so
-scripts and CI need no keyring. Without a usable keyring the user is told to use the variable:
+An environment variable wins over the keyring when set, so scripts and CI need no keyring: first the
+profile's own `key_env` (a key meant for that relay only), then `RELAY_TUI_API_KEY` (for any relay).
+A key from `RELAY_TUI_API_KEY` therefore never shadows the variable a profile names for itself. Without a usable keyring the user is told to use the variable:
 keys never fall back to a plain file, so keyrings.alt's PlaintextKeyring counts as no keyring.
 The time a key was stored is kept in `key-meta.json` (never the key) for the rotation reminder.
 `keyring` is imported only when a key is needed: it costs ~90 ms.
@@ -29,12 +30,12 @@ class KeyringUnavailable(Exception):
     """No usable OS keyring; the message names the environment variable to use instead."""
 
     def __init__(self, reason: str = "no OS keyring backend is available", key_env: str | None = None):
-        alternative = f"{ENV_VAR} (or {key_env})" if key_env else f"{ENV_VAR} (or the profile's key_env)"
+        alternative = f"{key_env} (or {ENV_VAR})" if key_env else f"{ENV_VAR} (or the profile's key_env)"
         super().__init__(f"{reason}; set {alternative} instead")
 
 
 def get_key(profile: Profile) -> str | None:
-    """The key to use for `profile`: RELAY_TUI_API_KEY, then its key_env, then the keyring."""
+    """The key to use for `profile`: its key_env, then RELAY_TUI_API_KEY, then the keyring."""
     return _lookup(profile)[1]
 
 
@@ -101,7 +102,7 @@ def needs_rotation(profile_name: str, days: float = ROTATE_AFTER_DAYS) -> bool:
 # -- internals ----------------------------------------------------------------------------------
 
 def _lookup(profile: Profile) -> tuple[str | None, str | None]:
-    for var in (ENV_VAR, profile.key_env):
+    for var in (profile.key_env, ENV_VAR):
         value = os.environ.get(var, "").strip() if var else ""
         if value:
             return f"env {var}", value
