@@ -30,9 +30,51 @@ class RelayError(Exception):
 
 
 class AuthError(RelayError):
-    """401: the key is wrong, revoked or exhausted (one-api answers 401 for an empty token)."""
+    """401: the key is wrong, revoked or exhausted (one-api answers 401 for an empty token).
+
+    When `profile` is given, the line ends with what to do about the key, which depends on where
+    it came from (`key_source`, as `store.keys.key_source` says it: "env NAME", "keyring", ...):
+    `relay-tui keys set` cannot fix a key read from an environment variable. Whoever knows the
+    source sets it with `with_key_source`.
+    """
 
     kind = "auth"
+
+    def __init__(self, message: str, *, profile: str | None = None, key_source: str | None = None,
+                 **kw):
+        self.profile = profile
+        self.key_source = key_source
+        super().__init__(message, **kw)
+
+    def with_key_source(self, key_source: str | None) -> AuthError:
+        """Say where the rejected key came from; the line's advice follows. Returns self."""
+        self.key_source = key_source
+        self.args = (self._line(),)
+        return self
+
+    def _line(self) -> str:
+        line = " ".join(self.message.split())
+        if self.profile is not None:
+            line += f" — {key_advice(self.profile, self.key_source)}"
+        elif _from_env(self.key_source):  # a message that carries its own `keys set` advice
+            line = _KEYS_SET.sub(key_advice("", self.key_source), line)
+        return f"{line} [request {self.request_id}]" if self.request_id else line
+
+
+_KEYS_SET = re.compile(r"run `relay-tui keys set [^`]*`")
+
+
+def _from_env(key_source: str | None) -> bool:
+    return bool(key_source) and key_source.startswith("env ")
+
+
+def key_advice(profile: str, key_source: str | None = None) -> str:
+    """What fixes a key the relay rejected, by where it came from (keyring unless told otherwise)."""
+    if _from_env(key_source):
+        return f"check {key_source[4:]}, the environment variable the key was read from"
+    if key_source == "demo key":
+        return "the demo relay refused its own key: restart it"
+    return f"run `relay-tui keys set {profile}`"
 
 
 class QuotaExhausted(RelayError):
@@ -175,8 +217,8 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
         return QuotaExhausted(f"out of credit on profile {profile}{http}{tail} — top up or check "
                               f"`relay-tui quota`", **kw)
     if status == 401 or "no_db_connection" in low:  # LiteLLM without a database: any key but its master key
-        return AuthError(f"the relay rejected the key for profile {profile}{http}{tail} — "
-                         f"run `relay-tui keys set {profile}`", **kw)
+        return AuthError(f"the relay rejected the key for profile {profile}{http}{tail}",
+                         profile=profile, **kw)
     if status == 404 or "model_not_found" in low or "invalid model name" in low:  # the last: LiteLLM
         what = f"model {model!r}" if model else "the requested model"
         return UnknownModel(f"the relay does not serve {what}{http}{tail}", **kw)
