@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import json.scanner
 import math
 import re
 
@@ -35,7 +36,9 @@ from relay_tui.core.sanitize import neutralise
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
-_raw_decode = json.JSONDecoder().raw_decode  # json.loads minus two regex scans per token
+# json's C scanner called directly: json.loads minus two regex scans and a Python frame per
+# token (2.6 -> 2.0 us for a typical chunk). It raises StopIteration where loads raises ValueError.
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _BLANK_LINE = re.compile(rb"(?:\r\n|\r|\n)(?:\r\n|\r|\n)")
 
@@ -57,7 +60,8 @@ class StreamDecoder:
         self._events = SSEDecoder()
         self._event_len = self._line_len = 0
         self._too_long_line = False
-        self._at_boundary = True  # the library decoders hold nothing: the fast path may run
+        self._lf_only = True  # no CR seen yet: whole events are cut off the front by us (`_fast`)
+        self._carry: list[str] = []  # LF-only text after the last blank line (an unfinished event)
 
     def feed(self, chunk: bytes) -> list[Delta | Reasoning]:
         cut = self._measure(chunk)
@@ -71,14 +75,33 @@ class StreamDecoder:
         text = self._utf8.decode(chunk)
         if not text:
             return []
-        if self._at_boundary and text.endswith("\n\n") and "\r" not in text:
-            return self._parse(self._fast(text))
-        self._at_boundary = text.endswith("\n\n")
+        carry = self._carry
+        if self._lf_only and "\r" not in text:
+            if not carry and text.endswith("\n\n"):  # whole events: the usual paced stream
+                return self._parse(self._fast(text))
+            # Whole events go to the fast path, the unfinished rest waits; joined only when a
+            # blank line arrives, so a long line in many chunks is not copied per chunk.
+            if "\n\n" not in text and not (carry and carry[-1][-1] == "\n" and text[0] == "\n"):
+                carry.append(text)
+                return []
+            if carry:
+                carry.append(text)
+                text = "".join(carry)
+                carry.clear()
+            end = text.rfind("\n\n") + 2
+            if end < len(text):
+                carry.append(text[end:])
+            return self._parse(self._fast(text[:end]))
+        if self._lf_only:  # a CR: line ends may be CR or CRLF from here on, the library frames it
+            self._lf_only = False
+            text = "".join(carry) + text
+            carry.clear()
         return self._parse(self._framed(self._lines.decode(text)))
 
     def end(self) -> list[Delta | Reasoning]:
         """At EOF: the last event even without its blank line, and any held-back text."""
-        text = self._utf8.decode(b"", final=True)
+        text = "".join(self._carry) + self._utf8.decode(b"", final=True)
+        self._carry.clear()
         lines = (self._lines.decode(text) if text else []) + self._lines.flush() + [""]
         out = self._parse(self._framed(lines))
         if isinstance(self.error, BadResponse):
@@ -88,7 +111,8 @@ class StreamDecoder:
     def _fast(self, text: str) -> list[str]:
         """Data payloads of whole events with LF line ends, the shape nearly every relay sends:
         a one-line `data: ` event or comment is read directly (a quarter of the parse time);
-        anything else goes through the library's decoder, which is idle between events."""
+        anything else goes through the library's decoder, which is idle between events (the
+        text given here always ends at a blank line)."""
         out = []
         for block in text[:-2].split("\n\n"):
             if "\n" not in block:
@@ -242,10 +266,10 @@ class ChunkParser:
         if data[0] in " \t":
             data = data.lstrip()
         try:
-            obj, end = _raw_decode(data)
+            obj, end = _scan_json(data, 0)
             if end != len(data) and data[end:].strip():
                 raise ValueError("trailing data")
-        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
+        except (StopIteration, ValueError, RecursionError):  # Recursion: nesting past the stack
             after = (f" after {self.chunks_with_text} tokens; the answer is incomplete"
                      if self.chunks_with_text else "")
             raise BadResponse(f"the relay sent malformed JSON in the stream "
