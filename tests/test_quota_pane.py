@@ -134,15 +134,17 @@ async def test_requests_show_their_quota_delta_and_cross_each_threshold_once(rel
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_quota(app, pilot)
         alerts = []
+        used = relay.books()["used_usd"]
         for _ in range(6):
+            before = used
             await chat_once(app)
             await settle(app, pilot, 0.65)
             alerts = [n.message for n in app._notifications if "of the quota used" in n.message]
             used = relay.books()["used_usd"]
             if used / 0.005 < 0.75:
                 assert not alerts and not pane.has_class("-warn")
-        text = screen_text(app)
-        assert "Last chat gpt-4.1: balance used +$0.000" in text
+            # the delta of this request alone, to the relay's own books
+            assert f"Last chat gpt-4.1: balance used +${used - before:.6f}" in screen_text(app)
         assert len(alerts) == 2 and "75%" in alerts[0] and "90%" in alerts[1]
         assert pane.has_class("-danger") and not pane.has_class("-warn")
         await pilot.press("ctrl+r")                 # a refresh is not a new crossing
