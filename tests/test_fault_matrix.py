@@ -287,6 +287,19 @@ async def test_tui(f: Fault, rig: Rig):
     check_history(f, rows[1], tokens)
 
 
+@pytest.mark.parametrize("f", ROWS, ids=IDS)
+def test_what_the_table_says_is_kept_is_what_the_row_checks(f: Fault):
+    """The README's "what the history keeps" cell is typed by hand; it must name the same number
+    of tokens as the row's `received`, which check_history holds the history to."""
+    tokens = [f"<{i}>" for i in range(30)]
+    said = re.search(r"the (\d+) tokens received", f.keeps)
+    kept = f.received(tokens)
+    if said is None:
+        assert kept == "" or "whole answer" in f.keeps, f.keeps
+    else:
+        assert kept == "".join(tokens[: int(said.group(1))])
+
+
 def test_readme_table_is_the_matrix():
     """The README's troubleshooting table is these rows (regenerate: `python -m tests.fault_table`)."""
     assert fault_table.readme_section() == fault_table.render(ROWS)

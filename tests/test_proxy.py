@@ -152,6 +152,21 @@ async def test_tui_warns_before_its_first_request(proxy, demo_relay, monkeypatch
         assert "key sent unencrypted (http)" in app.query_one(StatusBar).render().plain
 
 
+async def test_tui_chats_through_the_environment_proxy(proxy, demo_relay, monkeypatch):
+    """The TUI's client (on its network thread) honours HTTP_PROXY as the CLI's does."""
+    from tests.test_fault_matrix import send
+
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    save_profile(Profile(name="far", base_url=far_url(demo_relay), default_model="gpt-4.1"), make_active=True)
+    set_key("far", TEST_KEY)
+    app = make_app(AppOptions())
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await send(pilot, "hello through the proxy")
+        answer = app.history.messages(pane.conversation.id)[-1]
+        assert answer.state == "done" and answer.content
+    assert f"POST {FAR}:{demo_relay.port}/v1/chat/completions" in paths(proxy)
+
+
 async def test_tui_loopback_profile_has_no_warning(demo_relay, monkeypatch):
     monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
     app = make_app(AppOptions(base_url=demo_relay.base_url))
@@ -162,6 +177,9 @@ async def test_tui_loopback_profile_has_no_warning(demo_relay, monkeypatch):
 
 
 # -- proxies ----------------------------------------------------------------------------------
+
+# Where the quota dialects read (reference/relay-protocol.md section 1): a quota read asks one of these.
+QUOTA_PATHS = ("/api/v1/key", "/key/info", "/api/usage/token", "/v1/dashboard/billing/", "/v1/quota")
 
 async def use_everything(profile: Profile) -> None:
     """models, a streamed chat and a quota read through one core client."""
@@ -186,7 +204,8 @@ async def test_core_client_goes_through_the_proxy(how, proxy, other_proxy, demo_
     await use_everything(profile)
     carried = paths(proxy)
     assert f"GET {where}/v1/models" in carried and f"POST {where}/v1/chat/completions" in carried
-    assert len(carried) >= 3 and all(r.authorization for r in proxy.requests)  # the quota read too
+    assert any(r.path.startswith(QUOTA_PATHS) for r in proxy.requests)  # the quota read too
+    assert all(r.authorization for r in proxy.requests)
     assert other_proxy.requests == []
 
 
@@ -223,7 +242,7 @@ def test_cli_chat_models_and_quota_go_through_the_proxy(how, proxy, demo_relay, 
         target = ["--base-url", far_url(tls_relay if how == "HTTPS_PROXY" else demo_relay)]
     for command, seen in ((["models"], "/v1/models"),
                           (["chat", "-m", "gpt-4.1", "hi"], "/v1/chat/completions"),
-                          (["quota"], "/")):
+                          (["quota"], QUOTA_PATHS)):
         before = len(proxy.requests)
         code, out, stderr = cli(monkeypatch, capsys, *target, *command)
         assert code == 0 and out.strip(), stderr.getvalue()

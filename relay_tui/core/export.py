@@ -23,7 +23,7 @@ from relay_tui.store.paths import exports_dir
 if TYPE_CHECKING:
     from relay_tui.store.history import History
 
-CSV_FIELDS = ("comparison_id", "column", "model", "served_model", "state", "error", "ttft",
+CSV_FIELDS = ("comparison_id", "prompt", "column", "model", "served_model", "state", "error", "ttft",
               "total", "tokens_per_s", "output_tokens", "prompt_tokens", "cost_usd", "cost_source",
               "content")
 
@@ -62,7 +62,7 @@ def export_comparison(history: History, comparison_id: int, fmt: str,
         text = _dumps({"comparison": _clean(vars(comp)), "answers": [_clean(vars(a)) for a in answers],
                        "vote": _clean(vars(vote)) if vote else None})
     elif fmt == "csv":
-        text = _comparison_csv(comparison_id, answers)
+        text = _comparison_csv(comp, answers)
     else:
         raise ExportError(f"a comparison exports as md, json or csv, not {fmt!r}")
     return _write(directory, f"comparison-{comparison_id}.{fmt}", text)
@@ -121,20 +121,30 @@ def _answer_md(row, requested_model: str | None) -> list[str]:
     return out
 
 
-def _comparison_csv(comparison_id: int, answers) -> str:
+def _comparison_csv(comp, answers) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for a in answers:
         metrics = a.metrics or {}
-        writer.writerow(_clean({
-            "comparison_id": comparison_id, "column": chr(ord("A") + a.column), "model": a.model,
-            "served_model": a.served_model, "state": a.state, "error": a.error,
+        row = _clean({
+            "comparison_id": comp.id, "prompt": comp.prompt, "column": chr(ord("A") + a.column),
+            "model": a.model, "served_model": a.served_model, "state": a.state, "error": a.error,
             "ttft": metrics.get("ttft"), "total": metrics.get("total"),
             "tokens_per_s": metrics.get("tokens_per_s"), "output_tokens": metrics.get("output_tokens"),
             "prompt_tokens": metrics.get("prompt_tokens"), "cost_usd": a.cost_usd,
-            "cost_source": a.cost_source, "content": a.content}))
+            "cost_source": a.cost_source, "content": a.content})
+        writer.writerow({k: _inert_cell(v) for k, v in row.items()})
     return buffer.getvalue()
+
+
+def _inert_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (model output is untrusted: "=HYPERLINK(…"
+    or "@SUM(…") gets a leading apostrophe, as OWASP advises; "- item" lists stay as they are."""
+    if isinstance(value, str) and value and (
+            value[0] in "=+@\t\r" or (value[0] == "-" and value[1:2] not in ("", " "))):
+        return "'" + value
+    return value
 
 
 # -- helpers ------------------------------------------------------------------------------------
