@@ -204,9 +204,9 @@ async def test_export_writes_markdown_json_and_csv(app):
         for fmt, path in paths.items():
             assert path.endswith(f".{fmt}")
         with open(paths["csv"], newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        assert rows[0][:3] == ["comparison_id", "column", "model"]
-        assert [r[2] for r in rows[1:]] == MODELS[:2]
+            rows = list(csv.DictReader(handle))
+        assert [(r["comparison_id"], r["prompt"], r["model"]) for r in rows] == [
+            (str(result.comparison_id), "Export me", m) for m in MODELS[:2]]
         assert result.columns[0].text.splitlines()[0] in open(paths["md"], encoding="utf-8").read()
 
 
