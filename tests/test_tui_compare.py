@@ -157,7 +157,7 @@ async def test_blind_columns_do_not_follow_the_order_of_the_models_box(app):
         for _ in range(4):
             pane.query_one("#cmp-prompt", Input).value = "order"
             pane.action_run()
-            orders.add(pane.last.models)
+            orders.add(pane.dealt)
         pane.action_stop()
         assert len(orders) > 1  # 4 draws of 24 orders all equal: p = 1/13824
 

@@ -60,12 +60,15 @@ class CompareColumn(Vertical):
         self.error: RelayError | None = None
         self.stopped = False
         self.dirty = True
-        self.view = StreamView()  # held, not queried: events may arrive before it is mounted
+        # held, not queried: events may arrive before they are mounted, or after (a quit mid-stream)
+        self.head = Static(classes="cmp-head")
+        self.view = StreamView()
+        self.error_box = Static(classes="cmp-error")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="cmp-head")
+        yield self.head
         yield self.view
-        yield Static(classes="cmp-error")
+        yield self.error_box
 
     @property
     def finished(self) -> bool:
@@ -114,14 +117,15 @@ class CompareColumn(Vertical):
         served = self.done.metrics.served_model if self.done else None
         if served and served != self.model and not blind:
             title.append(f" → {neutralise(served)}")
-        state, colour = self._state()
+        state, colour = self._state(blind)
         title.append("  ").append(state, style=colours.get(colour, "dim"))
-        self.query_one(".cmp-head", Static).update(Text("\n").join([title, self._figures(stable)]))
+        self.head.update(Text("\n").join([title, self._figures(stable)]))
         if self.error is not None:
-            self.query_one(".cmp-error", Static).update(Text(str(self.error)))
+            self.error_box.update(Text(str(self.error)))
 
-    def _state(self) -> tuple[str, str]:
-        """The column's state and the theme variable that colours it."""
+    def _state(self, blind: bool = False) -> tuple[str, str]:
+        """The column's state and the theme variable that colours it. Blind, a reasoning model
+        streams like the others: "thinking…" would tell which letter it is."""
         if self.error is not None:
             return "✗ error", "text-error"
         if self.stopped:
@@ -130,7 +134,7 @@ class CompareColumn(Vertical):
             return "✓ done", "text-success"
         if self.first is None:
             return "waiting…", "dim"
-        return ("thinking…" if self.thinking else "streaming…"), "dim"
+        return ("thinking…" if self.thinking and not blind else "streaming…"), "dim"
 
     def _figures(self, stable: bool) -> Text:
         if self.done is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from rich.text import Text
@@ -46,7 +46,8 @@ HINT = ("Type a prompt and press enter: every model answers at once, side by sid
 
 @dataclass(frozen=True)
 class Run:
-    """What a comparison was asked with, for re-running it."""
+    """What a comparison was asked with, for re-running it: the models in the order asked (a
+    blind run deals them to letters anew each time it starts, re-runs included)."""
 
     prompt: str
     system_prompt: str | None
@@ -96,10 +97,15 @@ class ComparePane(Vertical):
         self.columns: list[CompareColumn] = []
         self.available: list[str] = []
         self.last: Run | None = None
+        self.dealt: tuple[str, ...] = ()
+        """The models in column order of the run started last (a blind run's deal)."""
+        self.run_blind = False
+        """The comparison in the columns was run blind (its names hide until the vote)."""
         self.comparison_id: int | None = None
         self.result: ComparisonResult | None = None
         self.voted = False
         self.vote_line = ""
+        self.verdict = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="cmp-row"):
@@ -171,32 +177,37 @@ class ComparePane(Vertical):
                         title="Compare", severity="warning")
             return
         system = self.query_one("#cmp-system", Input).value.strip() or None
-        if self.blind:  # the models box lists them in order: the letters must not follow it
-            models = self.shuffler.sample(models, len(models))
         self.start(Run(prompt, system, tuple(models), self.blind))
 
     def action_rerun(self) -> None:
+        """The last prompt again, blind or not as the toggle says now (ctrl+b before F6)."""
         if self.last is None:
             self.notify("Nothing to re-run yet", title="Compare", severity="warning")
             return
-        self.start(self.last)
+        self.start(replace(self.last, blind=self.blind))
 
     def start(self, run: Run) -> None:
         if self.app.session is None:
             self.notify("No relay: pick a profile (ctrl+o)", title="Compare", severity="error")
             return
         self.last = run
+        # Blind: a fresh deal on every run. The models box lists them in order, and a re-run that
+        # kept the last deal would label each model as the user saw it revealed.
+        models = self.shuffler.sample(run.models, len(run.models)) if run.blind else run.models
+        self.dealt = tuple(models)
         # a callable, not a coroutine: an exclusive worker replaced before it starts never awaits it
-        self.run_worker(partial(self._compare, run), group="compare", exclusive=True)
+        self.run_worker(partial(self._compare, run, self.dealt), group="compare", exclusive=True)
 
-    async def _compare(self, run: Run) -> None:
+    async def _compare(self, run: Run, models: tuple[str, ...]) -> None:
         session = self.app.session
         self.result, self.comparison_id, self.voted, self.vote_line = None, None, False, ""
+        self.verdict = ""
+        self.run_blind = run.blind
         self._show_summary(None)
         prompt_tokens = (len(run.prompt) + len(run.system_prompt or "") + 3) // 4
         self.columns = [CompareColumn(i, model, prompt_tokens=prompt_tokens,
                                       price=price_of(session.profile, model))
-                        for i, model in enumerate(run.models)]
+                        for i, model in enumerate(models)]
         holder = self.query_one("#cmp-columns", HorizontalScroll)
         await holder.remove_children()
         await holder.mount_all(self.columns)
@@ -221,7 +232,7 @@ class ComparePane(Vertical):
         try:
             self.result = await run_comparison(
                 session.client, session.history, profile=session.profile.name,
-                models=list(run.models), prompt=run.prompt, system_prompt=run.system_prompt,
+                models=list(models), prompt=run.prompt, system_prompt=run.system_prompt,
                 blind=run.blind, on_event=on_event, on_start=on_start)
         except asyncio.CancelledError:
             for column in columns:
@@ -262,7 +273,7 @@ class ComparePane(Vertical):
     @property
     def hidden(self) -> bool:
         """Models are hidden: a blind comparison nobody has voted on yet."""
-        return self.last is not None and self.last.blind and not self.voted
+        return self.run_blind and not self.voted
 
     # -- summary and voting ----------------------------------------------------------------------
 
@@ -300,13 +311,19 @@ class ComparePane(Vertical):
         if self.result is None:
             self.notify("Vote after a comparison has finished", title="Compare", severity="warning")
             return
+        if self.run_blind and self.voted:
+            self.notify(f"You voted {self.verdict}: the vote is final, as the names are now shown. "
+                        "F6 runs the prompt again for a new blind vote",
+                        title="Compare", severity="warning")
+            return
         choices = [(c.label.lower(), c.label if self.hidden else f"{c.label} · {c.model}", c.label)
                    for c in self.columns if c.done is not None]
         choices += [("t", "tie", "tie"), ("x", "all bad", "bad")]
-        self.app.push_screen(ChoiceScreen("Which answer is best?", choices), self._voted)
+        title = "Which answer is best?" + (f" (replaces your vote: {self.verdict})" if self.voted else "")
+        self.app.push_screen(ChoiceScreen(title, choices), self._voted)
 
     def _voted(self, outcome: str | None) -> None:
-        if outcome is None or self.result is None:
+        if outcome is None or self.result is None or (self.run_blind and self.voted):
             return
         history = self.app.session.history
         winner = next((c.model for c in self.columns if c.label == outcome), None)
@@ -317,8 +334,8 @@ class ComparePane(Vertical):
                       key=lambda m: (-rates[m][0] / rates[m][1], m))
         shown = " · ".join(f"{neutralise(m)} {rates[m][0]}/{rates[m][1]} ({rates[m][0] / rates[m][1]:.0%})"
                            for m in mine)
-        verdict = {"tie": "a tie", "bad": "all bad"}.get(outcome, f"{outcome} ({winner})")
-        self.vote_line = f"Voted {verdict}. Win rates: {shown}"
+        self.verdict = {"tie": "a tie", "bad": "all bad"}.get(outcome, f"{outcome} ({neutralise(winner)})")
+        self.vote_line = f"Voted {self.verdict}. Win rates: {shown}"
         for column in self.columns:
             column.dirty = True
         self._tick()
