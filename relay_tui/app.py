@@ -25,6 +25,7 @@ from relay_tui.core.session import Session, demo_session, open_session
 from relay_tui.core.target import SetupError
 from relay_tui.store.config import Settings, load_settings, set_ui_value
 from relay_tui.store.history import History
+from relay_tui.store.keys import KeyringUnavailable
 from relay_tui.ui import themes
 from relay_tui.ui.chat_pane import ChatPane
 from relay_tui.ui.quota_pane import QuotaPane
@@ -251,4 +252,7 @@ def make_app(options: AppOptions | None = None, *, settings: Settings | None = N
                                    base_url=options.base_url)
     except SetupError as exc:
         problem = str(exc)
+    except KeyringUnavailable as exc:  # the profile's key would come from a keyring there is not
+        name = options.profile or settings.active_profile
+        problem = f"profile {name!r} cannot get its key: {exc}" if name else str(exc)
     return RelayApp(settings, history, session, problem)

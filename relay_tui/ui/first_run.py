@@ -72,9 +72,14 @@ class FirstRunScreen(Screen):
             self.query_one("#first-run-problem", Label).update(problem)
 
     def add_profile(self) -> str | None:
-        """Save the profile and its key, then open it; return a one-line problem instead."""
-        from relay_tui.core.session import open_session
-        from relay_tui.core.target import SetupError
+        """Store the key, save the profile and open it; return a one-line problem instead.
+
+        Nothing is written unless the whole profile works: the key goes into the keyring first
+        (the step that fails without a keyring backend), then the profile into config.toml, so a
+        failure never leaves a profile behind that cannot get its key.
+        """
+        from relay_tui.core.session import Session
+        from relay_tui.core.target import SetupError, resolve_target
         from relay_tui.store import config, keys
         from relay_tui.store.profile import Profile
 
@@ -87,13 +92,33 @@ class FirstRunScreen(Screen):
         profile = Profile(name=value["profile-name"], base_url=value["base-url"].rstrip("/"),
                           default_model=value["default-model"] or None)
         try:
-            config.save_profile(profile, make_active=True)
+            existing = config.load_settings()
             if value["api-key"]:
                 keys.set_key(profile.name, value["api-key"])
-            session = open_session(self.app.history, profile_name=profile.name)
-        except (config.ConfigError, keys.KeyringUnavailable, SetupError) as exc:
+            elif keys.get_key(profile) is None:
+                return (f"enter the relay's API key: it goes into the OS keyring (or start relay-tui "
+                        f"with {keys.ENV_VAR} set and leave the field empty)")
+            # The target as it will be once saved: the checks of a real start, before any write.
+            target = resolve_target(profile_name=profile.name, settings=config.Settings(
+                profiles={profile.name: profile}, active_profile=profile.name))
+        except keys.KeyringUnavailable as exc:
+            reason = str(exc).split("; set ")[0]
+            return (f"nothing was saved: {reason}. Quit, start relay-tui with {keys.ENV_VAR} set to "
+                    f"the key and add the profile with the key field empty; or use the demo relay "
+                    f"(ctrl+d)")
+        except (config.ConfigError, SetupError) as exc:
             return str(exc)
         finally:
             self.query_one("#api-key", Input).value = ""
-        self.dismiss(session)
+        try:
+            config.save_profile(profile, make_active=True)
+        except config.ConfigError as exc:
+            if value["api-key"] and profile.name not in existing.profiles:
+                try:  # the key was stored for a profile that does not exist after all
+                    keys.delete_key(profile.name)
+                except keys.KeyringUnavailable:
+                    pass
+            target.close()
+            return str(exc)
+        self.dismiss(Session(target, self.app.history))
         return None

@@ -1,0 +1,86 @@
+"""The app shell without an OS keyring: it opens and says what to do, and first run saves nothing
+half-made. The `fail` backend is what keyring picks on a machine with no keyring service."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyring.backends import fail
+from textual.widgets import Input
+
+from relay_tui.app import AppOptions, make_app
+from relay_tui.store.config import load_settings, save_profile
+from relay_tui.store.profile import Profile
+from relay_tui.ui.status_bar import StatusBar
+from tests.conftest import TEST_KEY
+from tests.support.screen import screen_text
+
+SIZE = (160, 48)
+
+
+@pytest.fixture
+def no_keyring(memory_keyring):
+    keyring.set_keyring(fail.Keyring())  # conftest's memory_keyring puts the previous one back
+
+
+def problem_text(app) -> str:
+    return str(app.screen.query_one("#first-run-problem").render())
+
+
+async def fill_form(pilot, name: str, url: str, key: str) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#profile-name", Input).value = name
+    screen.query_one("#base-url", Input).value = url
+    screen.query_one("#api-key", Input).value = key
+    screen.query_one("#api-key", Input).focus()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_start_with_a_profile_and_no_keyring_opens_first_run_with_the_problem(no_keyring):
+    # what `relay-tui profiles add work --base-url …` leaves on a machine without a keyring
+    save_profile(Profile(name="work", base_url="https://relay.example.com/v1"), make_active=True)
+    app = make_app(AppOptions())  # raised KeyringUnavailable (a traceback at start) before
+    async with app.run_test(size=SIZE) as pilot:
+        assert type(app.screen).__name__ == "FirstRunScreen"
+        problem = problem_text(app)
+        assert "'work'" in problem and "no OS keyring" in problem and "RELAY_TUI_API_KEY" in problem
+        assert "demo relay" in screen_text(app)
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert app.session is not None and app.session.is_demo
+
+
+async def test_first_run_without_a_keyring_saves_nothing_and_says_what_to_do(no_keyring, demo_relay):
+    app = make_app(AppOptions())
+    async with app.run_test(size=SIZE) as pilot:
+        await fill_form(pilot, "local", demo_relay.base_url, TEST_KEY)
+        assert type(app.screen).__name__ == "FirstRunScreen" and app.session is None
+        problem = problem_text(app)
+        assert problem.startswith("nothing was saved: ") and "RELAY_TUI_API_KEY" in problem
+        assert "demo relay" in problem
+        assert app.screen.query_one("#api-key", Input).value == ""  # the key does not linger
+    settings = load_settings()
+    assert settings.profiles == {} and settings.active_profile is None
+
+
+async def test_first_run_with_the_key_in_the_environment_needs_no_keyring(no_keyring, demo_relay,
+                                                                         monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    app = make_app(AppOptions())
+    async with app.run_test(size=SIZE) as pilot:
+        await fill_form(pilot, "local", demo_relay.base_url, "")
+        assert app.session is not None and app.session.profile.name == "local"
+    assert load_settings().active_profile == "local"
+    again = make_app(AppOptions())  # the next start opens the panes on it
+    async with again.run_test(size=SIZE):
+        assert type(again.screen).__name__ != "FirstRunScreen"
+        assert "local" in again.query_one(StatusBar).render().plain
+
+
+async def test_first_run_without_a_key_asks_for_it_and_saves_nothing(demo_relay):
+    app = make_app(AppOptions())
+    async with app.run_test(size=SIZE) as pilot:
+        await fill_form(pilot, "local", demo_relay.base_url, "")
+        assert app.session is None and "enter the relay's API key" in problem_text(app)
+    assert load_settings().profiles == {}
