@@ -534,24 +534,58 @@ def _add_profile(args) -> int:
 # -- demo-relay -------------------------------------------------------------------------------
 
 def cmd_demo_relay(args) -> int:
+    import math
+
     from relay_tui.demo import DEMO_KEY, DemoRelay
 
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0-65535 (0 picks a free port), not {args.port}")
+    if not (math.isfinite(args.time_scale) and args.time_scale >= 0):
+        raise UsageError(f"--time-scale must be 0 or more (0 answers at once, 1 at the models' "
+                         f"own pace), not {args.time_scale:g}")
     relay = DemoRelay(host=args.host, port=args.port, time_scale=args.time_scale)
     if args.faults:
         try:
             relay.load_faults(args.faults)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot load faults from {args.faults}: {exc}") from None
+    listening = False
 
-    async def serve():
-        await relay.serve_forever(on_ready=lambda url: err(
-            f"demo relay listening on {url}  (key: {DEMO_KEY})  — Ctrl+C to stop"))
+    def ready(url: str) -> None:
+        nonlocal listening
+        listening = True
+        err(f"demo relay listening on {url}  (key: {DEMO_KEY})  — Ctrl+C to stop")
 
     try:
-        asyncio.run(serve())
+        asyncio.run(relay.serve_forever(on_ready=ready))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        if listening:
+            raise
+        raise UsageError(_listen_error(args.host, args.port, exc)) from None
     return EXIT_OK
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why the demo relay could not listen, and which option to change."""
+    import errno
+    import socket
+
+    where = f"{host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (f"cannot listen on {host}: the host name does not resolve — give --host an address "
+                f"of this machine (default 127.0.0.1)")
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: the port is in use — choose another --port, or --port 0 "
+                f"for a free one")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"cannot listen on {where}: {host} is not an address of this machine — use --host "
+                f"127.0.0.1 (or another local address)")
+    if exc.errno == errno.EACCES:
+        return (f"cannot listen on {where}: permission denied (ports below 1024 need privileges) — "
+                f"choose another --port")
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 # -- screenshots ------------------------------------------------------------------------------
