@@ -163,5 +163,5 @@ async def test_profile_without_key_opens_the_first_run_form_with_the_fix(demo_re
     app = make_app(AppOptions())
     async with app.run_test(size=SIZE):
         assert type(app.screen).__name__ == "FirstRunScreen"
-        problem = str(app.screen.query_one("#first-run-problem").render())
+        problem = str(app.screen.query_one("#first-run-reason").render())
         assert "keys set work" in problem

@@ -23,8 +23,9 @@ def no_keyring(memory_keyring):
     keyring.set_keyring(fail.Keyring())  # conftest's memory_keyring puts the previous one back
 
 
-def problem_text(app) -> str:
-    return str(app.screen.query_one("#first-run-problem").render())
+def problem_text(app, which: str = "#first-run-problem") -> str:
+    """The form's problem (after Add), or with "#first-run-reason" why the form is shown."""
+    return str(app.screen.query_one(which).render())
 
 
 async def fill_form(pilot, name: str, url: str, key: str) -> None:
@@ -43,7 +44,7 @@ async def test_start_with_a_profile_and_no_keyring_opens_first_run_with_the_prob
     app = make_app(AppOptions())  # raised KeyringUnavailable (a traceback at start) before
     async with app.run_test(size=SIZE) as pilot:
         assert type(app.screen).__name__ == "FirstRunScreen"
-        problem = problem_text(app)
+        problem = problem_text(app, "#first-run-reason")
         assert "'work'" in problem and "no OS keyring" in problem and "RELAY_TUI_API_KEY" in problem
         assert "demo relay" in screen_text(app)
         await pilot.press("ctrl+d")

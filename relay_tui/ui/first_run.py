@@ -6,29 +6,46 @@ config file. Without a keyring backend the form says so and names the environmen
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
+
+FIELDS = (("profile-name", "Profile name", "e.g. work", False),
+          ("base-url", "Base URL", "e.g. https://relay.example.com/v1", False),
+          ("default-model", "Default model", "optional, e.g. gpt-4.1", False),
+          ("api-key", "API key", "stored in the OS keyring, never in a file", True))
 
 
 class FirstRunScreen(Screen):
     """Dismisses with a Session, or None when the user quits."""
 
+    AUTO_FOCUS = "#profile-name"
     BINDINGS = [Binding("ctrl+q", "quit_app", "Quit", priority=True),
-                Binding("ctrl+d", "use_demo", "Use the demo relay")]
+                # priority: a focused Input has ctrl+d (delete right) of its own
+                Binding("ctrl+d", "use_demo", "Use the demo relay", priority=True)]
     DEFAULT_CSS = """
     FirstRunScreen { align: center middle; }
-    FirstRunScreen > Vertical {
-        width: 76; max-width: 98%; height: auto; border: round $primary;
-        background: $surface; padding: 1 2;
+    FirstRunScreen > VerticalScroll {
+        width: 76; max-width: 98%; height: auto; max-height: 100%;
+        border: round $primary; border-title-style: bold; background: $surface; padding: 0 1;
+        scrollbar-gutter: stable;
     }
-    FirstRunScreen Input { margin-bottom: 1; }
-    FirstRunScreen #first-run-problem { color: $error; margin-bottom: 1; }
-    FirstRunScreen Horizontal { height: auto; }
-    FirstRunScreen Button { margin-right: 2; }
+    FirstRunScreen #first-run-intro { margin: 1 0 0 0; }
+    FirstRunScreen #first-run-reason { color: $text-error; margin: 1 0 0 0; }
+    FirstRunScreen #use-demo { margin: 1 0 0 0; }
+    FirstRunScreen Grid {
+        grid-size: 2; grid-columns: 15 1fr; grid-gutter: 1 0; height: auto; margin: 1 0 0 0;
+    }
+    FirstRunScreen Grid Label { color: $text-muted; }
+    FirstRunScreen Input { background: $panel; }
+    FirstRunScreen Input:focus { background: $boost; background-tint: $primary 25%; }
+    FirstRunScreen #first-run-problem { color: $text-error; margin: 1 0 0 0; }
+    FirstRunScreen #first-run-buttons { height: auto; margin: 1 0 0 0; }
+    FirstRunScreen #first-run-buttons Button { margin-right: 2; }
     """
 
     def __init__(self, problem: str | None = None):
@@ -36,18 +53,22 @@ class FirstRunScreen(Screen):
         self.problem = problem
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("[b]Welcome to relay-tui[/b]\n\nTry everything on the built-in demo relay "
-                         "(no account, no key), or add your relay:\n")
-            yield Label(self.problem or "", id="first-run-problem")
+        with VerticalScroll() as form:
+            form.border_title = "Welcome to relay-tui"
+            yield Static("Try everything on the built-in demo relay (no account, no key), or add "
+                         "your relay below.", id="first-run-intro")
+            reason = Static(Text(self.problem or ""), id="first-run-reason")
+            reason.display = bool(self.problem)
+            yield reason
             yield Button("Use the demo relay  (ctrl+d)", id="use-demo", variant="primary")
-            yield Static("")
-            yield Input(placeholder="profile name, e.g. work", id="profile-name")
-            yield Input(placeholder="base URL, e.g. https://relay.example.com/v1", id="base-url")
-            yield Input(placeholder="default model (optional), e.g. gpt-4.1", id="default-model")
-            yield Input(placeholder="API key (stored in the OS keyring, never in a file)",
-                        password=True, id="api-key")
-            with Horizontal():
+            with Grid():
+                for field_id, label, placeholder, secret in FIELDS:
+                    yield Label(label)
+                    yield Input(placeholder=placeholder, password=secret, id=field_id, compact=True)
+            problem = Static("", id="first-run-problem")
+            problem.display = False
+            yield problem
+            with Horizontal(id="first-run-buttons"):
                 yield Button("Add profile", id="add-profile")
                 yield Button("Quit", id="quit")
 
@@ -64,12 +85,23 @@ class FirstRunScreen(Screen):
 
         self.dismiss(demo_session(self.app.history))
 
+    @on(Input.Submitted, "#profile-name, #base-url, #default-model")
+    def _next_field(self) -> None:
+        self.focus_next()
+
     @on(Button.Pressed, "#add-profile")
     @on(Input.Submitted, "#api-key")
     def _add_profile(self) -> None:
-        problem = self.add_profile()
+        self.show_problem(self.add_profile())
+
+    def show_problem(self, problem: str | None) -> None:
+        """Show (or clear) the form's problem above its buttons, scrolled into view."""
+        widget = self.query_one("#first-run-problem", Static)
+        widget.update(Text(problem or ""))
+        widget.display = bool(problem)
         if problem:
-            self.query_one("#first-run-problem", Label).update(problem)
+            # the buttons end the form: scrolled to the end, the problem above them is in view too
+            self.call_after_refresh(self.query_one(VerticalScroll).scroll_end, animate=False)
 
     def add_profile(self) -> str | None:
         """Store the key, save the profile and open it; return a one-line problem instead.
