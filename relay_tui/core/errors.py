@@ -226,12 +226,33 @@ def classify(status: int, body: object, *, profile: str, request_id: str | None,
         return Forbidden(f"the relay refused the request (HTTP 403){tail} — the key may lack access to "
                          f"this model or region: try another model (`relay-tui models`) or ask the relay's "
                          f"admin", **kw)
-    if status == 429:
+    # retry.retry_after caps the wait at what we are willing to sleep and keeps the relay's own
+    # figure as `.asked`: a longer wait is reported as asked, and then not retried (retry.delay_for)
+    too_long = getattr(retry_after, "too_long", False)
+    if too_long:
+        retry_after = float(retry_after.asked)  # type: ignore[union-attr]
+        wait = f" (retry after {fmt_wait(retry_after)}, longer than relay-tui waits: not retried)"
+    else:
         wait = f" (retry after {retry_after:g} s)" if retry_after is not None else ""
+    if status == 429:
         return RateLimited(f"rate limited by the relay (HTTP 429){tail}{wait}", retry_after=retry_after,
                            **kw)
     if status >= 500 or status in (408, 409):
-        return ServerError(f"the relay failed (HTTP {status}){tail}", retry_after=retry_after, **kw)
+        return ServerError(f"the relay failed (HTTP {status}){tail}{wait if too_long else ''}",
+                           retry_after=retry_after, **kw)
     if status >= 400:
         return BadRequest(f"the relay rejected the request (HTTP {status}){tail}", **kw)
     return ServerError(f"the relay answered with an error{tail}", **kw)
+
+
+def fmt_wait(seconds: float) -> str:
+    """`3600 s (1 h)`: seconds, and for a minute or more the two largest units."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    whole = round(seconds)
+    parts, rest = [], whole
+    for name, size in (("day", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if name == 'day' and count > 1 else ''}")
+    return f"{whole} s ({' '.join(parts[:2])})"

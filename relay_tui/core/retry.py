@@ -2,13 +2,16 @@
 
 The rules follow openai-python (reference/relay-protocol.md 2.7), which relays are tuned for:
 408/409/429/5xx and network failures are retried, the relay's own `retry-after-ms` /
-`Retry-After` wins over our backoff, and no wait is longer than 60 s. TLS failures and other
-4xx are never retried: the user has to change something. Only the client decides *whether*
+`Retry-After` wins over our backoff, and no wait is longer than 60 s: a relay that asks for more
+is not retried at all (the error says how long it asked for), since a CLI or a TUI sitting still
+for an hour helps no one. TLS failures and other 4xx are never retried: the user has to change
+something. Only the client decides *whether*
 a token already arrived (then nothing is retried).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -20,9 +23,26 @@ MAX_BACKOFF = 20.0
 MAX_RELAY_WAIT = 60.0
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
+class Wait(float):
+    """A wait in seconds, capped at MAX_RELAY_WAIT; `asked` is what the relay asked for before the
+    cap, so an error can say it and refuse to retry (see `delay_for`)."""
+
+    asked: float
+
+    def __new__(cls, asked: float) -> Wait:
+        wait = super().__new__(cls, min(asked, MAX_RELAY_WAIT))
+        wait.asked = asked
+        return wait
+
+    @property
+    def too_long(self) -> bool:
+        return self.asked > MAX_RELAY_WAIT
+
+
+def retry_after(headers: Mapping[str, str]) -> Wait | None:
     """The wait the relay asked for in seconds (`retry-after-ms`, else `Retry-After` as seconds
-    or an HTTP-date), capped at 60 s; None when absent or unreadable. LiteLLM's own rpm limit
+    or an HTTP-date), capped at 60 s (`.asked` keeps the uncapped figure); None when absent or
+    unreadable. LiteLLM's own rpm limit
     sends its wait only as `llm_provider-retry-after`, read when the standard names are absent."""
     for prefix in ("", "llm_provider-"):
         ms = headers.get(prefix + "retry-after-ms")
@@ -54,10 +74,10 @@ def _seconds(value: str) -> float | None:
     return _capped(when.timestamp() - time.time())
 
 
-def _capped(seconds: float) -> float | None:
-    if seconds != seconds:  # NaN
+def _capped(seconds: float) -> Wait | None:
+    if not math.isfinite(seconds):  # NaN, inf: unreadable
         return None
-    return min(max(seconds, 0.0), MAX_RELAY_WAIT)
+    return Wait(max(seconds, 0.0))
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
@@ -68,9 +88,12 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
 
 
 def delay_for(error: RelayError, attempt: int, max_retries: int) -> float | None:
-    """Seconds to wait before retrying after `error` on `attempt`, or None: give up."""
+    """Seconds to wait before retrying after `error` on `attempt`, or None: give up (also when
+    the relay asked for a wait longer than MAX_RELAY_WAIT)."""
     if not error.retryable or attempt > max_retries:
         return None
     if error.retry_after is not None:
+        if getattr(error.retry_after, "asked", error.retry_after) > MAX_RELAY_WAIT:
+            return None
         return min(error.retry_after, MAX_RELAY_WAIT)
     return backoff(attempt)
