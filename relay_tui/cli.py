@@ -23,6 +23,25 @@ class UsageError(Exception):
     """A problem with how the command was called or set up; exit code 2."""
 
 
+class _Dialects:
+    """argparse choices for a quota dialect, read from core/quota.py only when an option is given
+    (building the parser, e.g. for --help, imports nothing)."""
+
+    def __init__(self, *extra: str):
+        self.extra = extra
+
+    def _names(self) -> tuple[str, ...]:
+        from relay_tui.core.quota import DIALECTS
+
+        return ("auto", *DIALECTS, *self.extra)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relay-tui",
@@ -58,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt", nargs="?", default=None, help="the prompt, or - to read stdin")
 
     p = sub.add_parser("quota", help="balance, used and remaining, read from the relay")
-    p.add_argument("--dialect", default=None,
-                   help="auto (default), openrouter, litellm, newapi-token, billing, simple")
+    p.add_argument("--dialect", default=None, choices=_Dialects(), metavar="DIALECT",
+                   help="auto, openrouter, litellm, newapi-token, billing or simple "
+                        "(default: the profile's quota_dialect)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("bench", help="N requests at concurrency C: TTFT, total and tok/s percentiles")
