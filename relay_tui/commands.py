@@ -496,7 +496,10 @@ def cmd_profiles(args) -> int:
     if not args.name:
         raise UsageError(f"profiles {args.action} needs a NAME")
     if args.action == "remove":
-        config.remove_profile(args.name)
+        if not config.remove_profile(args.name):
+            known = ", ".join(sorted(config.load_settings().profiles)) or "none yet"
+            raise UsageError(f"there is no profile named {args.name!r} (profiles: {known}); "
+                             f"see `relay-tui profiles list`")
         print(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
         return EXIT_OK
     if args.action == "use":

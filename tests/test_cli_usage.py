@@ -41,3 +41,18 @@ def test_a_known_quota_dialect_is_read(capsys, relay_env):
     code, out, err = run(capsys, *relay_env, "quota", "--dialect", "newapi-token", "--json")
     assert code == 0, err
     assert json.loads(out)["dialect"] == "newapi-token"
+
+
+def test_removing_a_profile_that_does_not_exist(capsys, demo_relay):
+    code, out, err = run(capsys, "profiles", "remove", "nope")
+    assert code == 2 and out == ""
+    assert err.strip() == ("relay-tui: there is no profile named 'nope' (profiles: none yet); "
+                           "see `relay-tui profiles list`")
+    for name in ("work", "home"):
+        assert run(capsys, "profiles", "add", name, "--base-url", demo_relay.base_url)[0] == 0
+    code, out, err = run(capsys, "profiles", "remove", "nope")
+    assert code == 2 and "removed" not in out + err
+    assert "(profiles: home, work)" in err
+    code, out, _ = run(capsys, "profiles", "remove", "work")
+    assert code == 0 and out.startswith("profile work removed")
+    assert list(config.load_settings().profiles) == ["home"]
