@@ -4,8 +4,9 @@ An environment variable wins over the keyring when set, so scripts and CI need n
 the profile's own `key_env` (a key meant for that relay only), then `RELAY_TUI_API_KEY` (for any
 relay), so the global variable never shadows the one a profile names for itself. Without a usable
 keyring the user is told to use the variable: keys never fall back to a plain file, so
-keyrings.alt's PlaintextKeyring counts as no keyring. The time a key was stored is kept in `key-meta.json` (never the key) for the rotation reminder.
-`keyring` is imported only when a key is needed: it costs ~90 ms.
+keyrings.alt's PlaintextKeyring counts as no keyring. The time a key was stored is kept in
+`key-meta.json` (never the key) for the rotation reminder. `keyring` is imported only when a key
+is needed: it costs ~90 ms.
 """
 
 from __future__ import annotations
