@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
 from relay_tui.core.sanitize import neutralise
-from relay_tui.ui.pickers import FuzzyPicker
+from relay_tui.ui.pickers import FuzzyPicker, InOrderInput
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -59,7 +59,7 @@ class TextPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(self.value, id="dialog-input")
+            yield InOrderInput(self.value, id="dialog-input")
             yield Label("Enter saves · Esc cancels", classes="dialog-note")
 
     @on(Input.Submitted)
@@ -127,9 +127,9 @@ class SettingsForm(ModalScreen[ChatSettings | None]):
             yield Label("System prompt")
             yield TextArea(c.system_prompt, id="system-prompt", soft_wrap=True)
             yield Label("Temperature (0–2, empty = the relay's default)")
-            yield Input("" if c.temperature is None else str(c.temperature), id="temperature")
+            yield InOrderInput("" if c.temperature is None else str(c.temperature), id="temperature")
             yield Label("Max tokens (empty = no limit)")
-            yield Input("" if c.max_tokens is None else str(c.max_tokens), id="max-tokens")
+            yield InOrderInput("" if c.max_tokens is None else str(c.max_tokens), id="max-tokens")
             yield Label("", classes="dialog-error", id="settings-error")
             with Horizontal():
                 yield Button("Save (ctrl+s)", variant="primary", id="save")

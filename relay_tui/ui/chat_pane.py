@@ -17,6 +17,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.worker import Worker
@@ -35,12 +36,15 @@ from relay_tui.ui.chat_dialogs import (
     code_blocks,
 )
 from relay_tui.ui.chat_messages import AnswerBlock, UserMessage
+from relay_tui.ui.pickers import InOrderInput, keys_in_order
 
 MAX_MOUNTED = 40
 """Messages kept as widgets; older ones are only in the history (and in exports)."""
 OPEN_MOUNTED = 10
 """Messages mounted when a conversation is opened: more than a screenful, and opening stays
 fast (mounting and rendering 40 took ~1.3 s; DESIGN-NOTES, "Performance")."""
+SEARCH_DELAY = 0.15
+"""Seconds after the last keystroke in the sidebar search before it searches."""
 NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
@@ -54,6 +58,12 @@ class PromptArea(TextArea):
         pass
 
     async def _on_key(self, event) -> None:
+        # TextArea takes printable keys, enter and (when it indents) tab itself; the rest are
+        # bindings, run here in typing order (pickers.keys_in_order)
+        here = event.is_printable or event.key in ("enter", "ctrl+j", "shift+enter") or (
+            event.key == "tab" and self.tab_behavior == "indent")
+        if await keys_in_order(self, event, handled_here=here):
+            return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -105,10 +115,11 @@ class ChatPane(Horizontal):
         self._live: AnswerBlock | None = None
         self._editing: int | None = None  # id of the prompt being edited
         self._sidebar_choice: bool | None = None  # None = automatic by width
+        self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="chat-sidebar"):
-            yield Input(placeholder="search (ctrl+f)", id="chat-search")
+            yield InOrderInput(placeholder="search (ctrl+f)", id="chat-search")
             yield OptionList(id="chat-list")
         with Vertical(id="chat-main"):
             yield VerticalScroll(id="chat-transcript")
@@ -380,12 +391,14 @@ class ChatPane(Horizontal):
         options = self.query_one("#chat-list", OptionList)
         query = self.query_one("#chat-search", Input).value.strip()
         rows = self.history.conversations(query=query or None)
-        options.clear_options()
+        new = []
         for row in rows:
             title = neutralise(row.title).replace("\n", " ")
             label = Text(title if len(title) <= 28 else title[:27] + "…")
             label.append("\n" + neutralise(row.model), style="dim")
-            options.add_option(Option(label, id=str(row.id)))
+            new.append(Option(label, id=str(row.id)))
+        options.clear_options()
+        options.add_options(new)  # in one go: one at a time took ~100 ms for 200 conversations
         if options.option_count:
             options.highlighted = 0
         if self.conversation is not None:
@@ -396,10 +409,18 @@ class ChatPane(Horizontal):
 
     @on(Input.Changed, "#chat-search")
     def _search_changed(self) -> None:
-        self._reload_list()
+        """Search once typing pauses, not per keystroke: each search rebuilds the list on the
+        UI loop, which a fast typist's keys would wait behind."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, self._reload_list)
 
     @on(Input.Submitted, "#chat-search")
     def _search_submitted(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+            self._reload_list()
         self.query_one("#chat-list", OptionList).focus()
 
     @on(OptionList.OptionSelected, "#chat-list")

@@ -14,6 +14,8 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
+from relay_tui.ui.pickers import InOrderInput
+
 FIELDS = (("profile-name", "Profile name", "e.g. work", False),
           ("base-url", "Base URL", "e.g. https://relay.example.com/v1", False),
           ("default-model", "Default model", "optional, e.g. gpt-4.1", False),
@@ -64,7 +66,8 @@ class FirstRunScreen(Screen):
             with Grid():
                 for field_id, label, placeholder, secret in FIELDS:
                     yield Label(label)
-                    yield Input(placeholder=placeholder, password=secret, id=field_id, compact=True)
+                    yield InOrderInput(placeholder=placeholder, password=secret, id=field_id,
+                                       compact=True)
             problem = Static("", id="first-run-problem")
             problem.display = False
             yield problem

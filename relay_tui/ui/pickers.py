@@ -1,9 +1,13 @@
-"""Profile and model pickers: a search box over a list, filtered with Textual's fuzzy matcher."""
+"""Profile and model pickers: a search box over a list, filtered with Textual's fuzzy matcher.
+
+Also the text box every form of ours uses (`InOrderInput`): keys typed in a fast burst keep
+their order there (see `keys_in_order`).
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,6 +17,42 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from relay_tui.core.errors import RelayError
+
+
+async def keys_in_order(widget, event: events.Key, handled_here: bool) -> bool:
+    """Act on a key in the order it was typed; True when done (the caller does nothing more).
+
+    Textual hands every key to the focused widget's queue, but a key the widget does not take
+    itself (backspace, tab, ctrl+u…) then bubbles through every ancestor's queue to the app,
+    which only there runs the binding. Characters typed after it go straight to the widget, so
+    in a burst they overtake it: "hello world", 11 × backspace, "jitter" ended as "hello "
+    (stock Textual too; our deep panes, whose queues also carry a search per keystroke, made it
+    common), and after a tab the next characters still went to the field that was left. Here
+    the binding runs at once, from the widget's own queue, and a key that reaches a widget after
+    an earlier key of the burst moved the focus goes on to the focused widget.
+    """
+    app = widget.app
+    focused = app.focused
+    if focused is not None and focused is not widget:
+        event.stop()
+        event.prevent_default()
+        key = events.Key(event.key, event.character)
+        key._set_forwarded()  # as the app's own forwarding marks it (else the app would forward it again)
+        focused.post_message(key)
+        return True
+    if not handled_here and await app._check_bindings(event.key):  # what the app does once it bubbled up
+        event.stop()
+        event.prevent_default()
+        return True
+    return False
+
+
+class InOrderInput(Input):
+    """An Input whose editing keys, tab and the rest act in the order they were typed."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await keys_in_order(self, event, handled_here=event.is_printable):
+            await super()._on_key(event)
 
 
 def fuzzy_filter(query: str, items: list[str]) -> list[str]:
@@ -53,7 +93,7 @@ class FuzzyPicker(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="picker-title")
-            yield Input(placeholder=self.placeholder, id="picker-query")
+            yield InOrderInput(placeholder=self.placeholder, id="picker-query")
             yield OptionList(id="picker-options")
             yield Label("", classes="picker-note", id="picker-note")
 
