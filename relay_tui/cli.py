@@ -23,6 +23,9 @@ class UsageError(Exception):
     """A problem with how the command was called or set up; exit code 2."""
 
 
+_RELAY_URL = "https://relay.example.com/v1"
+
+
 class _Dialects:
     """argparse choices for a quota dialect, read from core/quota.py only when an option is given
     (building the parser, e.g. for --help, imports nothing)."""
@@ -42,6 +45,35 @@ class _Dialects:
         return iter(self._names())
 
 
+def _url_type(example: str, *schemes: str):
+    """An argparse type for a URL option, by the rule config.toml's URLs follow (scheme, host,
+    numeric port). The value is never repeated: a URL may hold a password."""
+    need = " or ".join(f"{scheme}://" for scheme in schemes)
+
+    def check(value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        try:
+            valid = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1)
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            raise argparse.ArgumentTypeError(f"must be a URL starting with {need}, e.g. {example}")
+        return value.strip()
+
+    return check
+
+
+def _env_name(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise argparse.ArgumentTypeError("must name an environment variable (letters, digits, _), "
+                                         "not hold the key itself")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relay-tui",
@@ -50,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Try it without an account: relay-tui --demo chat -m auto \"hello\"")
     parser.add_argument("--version", action="version", version=f"relay-tui {__version__}")
     parser.add_argument("--profile", "-p", metavar="P", help="relay profile to use (default: the active one)")
-    parser.add_argument("--base-url", metavar="URL",
+    parser.add_argument("--base-url", metavar="URL", type=_url_type(_RELAY_URL, "http", "https"),
                         help="talk to this relay; without --profile the key comes from RELAY_TUI_API_KEY")
     parser.add_argument("--demo", action="store_true",
                         help="use the embedded demo relay (no account or key needed)")
@@ -98,14 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["add", "remove", "list", "use"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--base-url", "--url", dest="url", metavar="URL",
+                   type=_url_type(_RELAY_URL, "http", "https"),
                    help="with add: the relay's base URL, e.g. https://relay.example.com/v1")
     p.add_argument("--model", dest="default_model", help="with add: default model")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
                    help="with add: an extra header sent on every request (repeatable)")
-    p.add_argument("--quota-dialect", default="auto",
+    p.add_argument("--quota-dialect", default="auto", choices=_Dialects("none"), metavar="DIALECT",
                    help="with add: auto, openrouter, litellm, newapi-token, billing, simple, none")
-    p.add_argument("--proxy", help="with add: proxy URL for this profile")
-    p.add_argument("--key-env", help="with add: environment variable holding this profile's key")
+    p.add_argument("--proxy", metavar="URL",
+                   type=_url_type("http://proxy.example.com:3128", "http", "https", "socks5", "socks5h"),
+                   help="with add: proxy URL for this profile")
+    p.add_argument("--key-env", metavar="NAME", type=_env_name,
+                   help="with add: environment variable holding this profile's key")
     p.add_argument("--json", action="store_true", help="with list: print JSON")
 
     p = sub.add_parser("screenshots", help="regenerate the SVG screenshots against the demo relay")

@@ -521,17 +521,39 @@ def _add_profile(args) -> int:
     for item in args.header:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--header takes NAME=VALUE, not {item!r}")
+            raise UsageError("--header takes NAME=VALUE")  # never repeated: it may hold a secret
+        if name.strip().lower() in _SECRET_HEADERS:
+            raise UsageError(f"--header {name.strip()}: keys do not belong in headers; store it with "
+                             f"`relay-tui keys set {args.name}`")
         headers[name.strip()] = value.strip()
     profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
                       headers=headers, quota_dialect=args.quota_dialect, proxy=args.proxy,
                       key_env=args.key_env)
-    first = not config.load_settings().profiles
-    config.save_profile(profile, make_active=first)
+    first = not config.load_settings().profiles  # a broken config.toml stops here, with its own line
+    try:
+        config.save_profile(profile, make_active=first)
+    except config.ConfigError as exc:
+        raise _flag_error(exc, profile.name) or exc from None
     print(f"profile {profile.name} saved{' and made active' if first else ''}; "
           f"now store its key: relay-tui keys set {profile.name}")
     _warn_plain_http(profile.base_url)
     return EXIT_OK
+
+
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
+_FLAGS = {"base_url": "--base-url", "proxy": "--proxy", "key_env": "--key-env",
+          "default_model": "--model", "headers": "--header", "quota_dialect": "--quota-dialect"}
+
+
+def _flag_error(exc, name: str) -> UsageError | None:
+    """config.toml's complaint about a value `profiles add` was given, in terms of its flag: the
+    user wrote a flag, not the file's line and column. None when it is about something else."""
+    prefix = f"profiles.{name}."
+    setting, sep, reason = exc.message.removeprefix(prefix).partition(": ")
+    flag = _FLAGS.get(setting.split(".")[0])
+    if not exc.message.startswith(prefix) or not sep or flag is None:
+        return None
+    return UsageError(f"{flag}: {reason}")
 
 
 # -- demo-relay -------------------------------------------------------------------------------

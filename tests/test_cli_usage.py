@@ -56,3 +56,45 @@ def test_removing_a_profile_that_does_not_exist(capsys, demo_relay):
     code, out, _ = run(capsys, "profiles", "remove", "work")
     assert code == 0 and out.startswith("profile work removed")
     assert list(config.load_settings().profiles) == ["home"]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--base-url", "notaurl"], "argument --base-url/--url: must be a URL starting with http:// or https://"),
+    (["--base-url", "ftp://relay.example.com/v1"], "argument --base-url/--url: must be a URL starting"),
+    (["--base-url", "https://relay.example.com:port/v1"], "argument --base-url/--url: must be a URL"),
+    (["--base-url", "https://r.example.com/v1", "--quota-dialect", "bogus"],
+     "argument --quota-dialect: invalid choice: 'bogus'"),
+    (["--base-url", "https://r.example.com/v1", "--proxy", "proxy:3128"],
+     "argument --proxy: must be a URL starting with http:// or https:// or socks5:// or socks5h://"),
+    (["--base-url", "https://r.example.com/v1", "--key-env", "sk-live-123"],
+     "argument --key-env: must name an environment variable"),
+    (["--base-url", "https://r.example.com/v1", "--model", " "], "relay-tui: --model: must be a non-empty"),
+    (["--base-url", "https://r.example.com/v1", "--header", "Authorization=Bearer sk-live-123"],
+     "relay-tui: --header Authorization: keys do not belong in headers; store it with "
+     "`relay-tui keys set work`"),
+    (["--base-url", "https://r.example.com/v1", "--header", "X-Title"], "relay-tui: --header takes NAME=VALUE"),
+])
+def test_profiles_add_names_the_flag_not_a_file_line(argv, says, capsys):
+    code, out, err = run(capsys, "profiles", "add", "work", *argv)
+    assert code == 2 and out == ""
+    assert says in err, err
+    assert "config.toml" not in err and "sk-live-123" not in err
+    assert not config.load_settings().profiles               # nothing was saved
+
+
+def test_profiles_add_over_a_broken_config_points_at_the_file(capsys):
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[profiles.home]\nbase_url = "nope"\n', encoding="utf-8")
+    code, _, err = run(capsys, "profiles", "add", "work", "--base-url", "https://r.example.com/v1")
+    assert code == 2 and err.strip() == (f"relay-tui: {path}:2:12: profiles.home.base_url: must be a "
+                                         f"URL starting with http:// or https://")
+
+
+@pytest.mark.parametrize("command", [["models"], ["chat", "-m", "gpt-4.1", "hi"], []])
+def test_a_global_base_url_that_is_no_url_is_a_usage_error(command, capsys, monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    code, out, err = run(capsys, "--base-url", "notaurl", *command)
+    assert code == 2 and out == ""
+    assert "relay-tui: error: argument --base-url: must be a URL starting with http:// or https://" in err
+    assert "[request" not in err
