@@ -183,8 +183,11 @@ def cmd_chat(args) -> int:
                     elif isinstance(event, Done):
                         state["done"] = event
 
+        failure: RelayError | None = None
         try:
             asyncio.run(go())
+        except RelayError as exc:  # after the text that arrived: a script with --json gets it too
+            failure = exc.with_key_source(target.key_source) if isinstance(exc, AuthError) else exc
         finally:
             try:
                 if not args.json and state["text"]:
@@ -194,9 +197,12 @@ def cmd_chat(args) -> int:
                 history.close()
     done = state["done"]
     if args.json:
-        _print_json(_answer_json(model, "".join(state["text"]), "".join(state["reasoning"]), done))
+        _print_json(_answer_json(model, "".join(state["text"]), "".join(state["reasoning"]), done,
+                                 failure))
     elif done is not None:
         err(footer(done, model))
+    if failure is not None:
+        raise failure  # its one line on stderr, exit 1 (commands.run)
     return EXIT_OK
 
 
@@ -212,6 +218,8 @@ def _answer_json(model: str, text: str, reasoning: str, done, error: RelayError 
                     cost_source=done.cost.source if done.cost else None)
     if error is not None:
         data.update(error=str(error), error_kind=error.kind, request_id=error.request_id)
+        if done is None and error.metrics is not None:  # the timings of what did arrive
+            data.update(metrics=metrics_dict(error.metrics))
     return data
 
 
