@@ -190,6 +190,9 @@ def cmd_chat(args) -> int:
             failure = exc.with_key_source(target.key_source) if isinstance(exc, AuthError) else exc
         finally:
             try:
+                if state["in_reasoning"]:  # ended while thinking: footer or error on a line of its own
+                    sys.stderr.write("\n")
+                    sys.stderr.flush()
                 if not args.json and state["text"]:
                     sys.stdout.write("\n")
                     sys.stdout.flush()

@@ -56,3 +56,29 @@ def test_json_of_a_clean_answer_has_no_error(capsys, relay_env):
     code, out, _ = run(capsys, *relay_env, "chat", "-m", "gpt-4.1", "--json", "hi")
     data = json.loads(out)
     assert code == 0 and data["text"] and "error" not in data and data["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("model, fault", [("deepseek-v3.2", None), ("gpt-4.1", "think_tags")])
+def test_an_answer_cut_while_thinking_ends_the_reasoning_line(model, fault, capsys, relay_env, demo_relay):
+    if fault:
+        demo_relay.set_fault(fault)
+    code, out, err = run(capsys, *relay_env, "chat", "-m", model, "--max-tokens", "8", "hi")
+    assert code == 0 and out == ""                     # the 8 tokens were all reasoning
+    reasoning, footer = err.rstrip("\n").split("\n")
+    assert reasoning.strip() and not reasoning.endswith(model)
+    assert footer.startswith(f"{model} · TTFT ") and "finish: length" in footer, err
+
+
+def test_an_error_while_thinking_is_on_its_own_line(capsys, relay_env, demo_relay):
+    demo_relay.set_fault("truncate", after=3, model="deepseek-v3.2")
+    code, out, err = run(capsys, *relay_env, "chat", "-m", "deepseek-v3.2", "hi")
+    assert code == 1 and out == ""
+    reasoning, line = err.rstrip("\n").split("\n")
+    assert reasoning.strip() and line.startswith("relay-tui: the stream was cut off after 3 tokens"), err
+
+
+def test_reasoning_then_answer_keep_their_lines(capsys, relay_env):
+    code, out, err = run(capsys, *relay_env, "chat", "-m", "deepseek-v3.2", "hi")
+    assert code == 0 and out.strip()
+    reasoning, footer = err.rstrip("\n").split("\n")
+    assert reasoning.strip() and footer.startswith("deepseek-v3.2 · TTFT "), err
