@@ -65,6 +65,16 @@ def _url_type(example: str, *schemes: str):
     return check
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {value!r}")
+    return number
+
+
 def _env_name(value: str) -> str:
     import re
 
@@ -95,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", help="model id (default: the profile's default model)")
     p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
     p.add_argument("-t", "--temperature", type=float)
-    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--json", action="store_true", help="print the answer and its metrics as JSON")
     p.add_argument("prompt", nargs="?", default="-", help="the prompt, or - to read stdin (default)")
 
     p = sub.add_parser("compare", help="send one prompt to several models at once")
     p.add_argument("-m", "--models", required=True, metavar="A,B[,C...]", help="comma-separated model ids")
     p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
-    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--prompts", metavar="FILE",
                    help="batch mode: one prompt per line, or JSONL with a \"prompt\" field")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -119,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--requests", type=int, default=20, help="requests per model (default 20)")
     p.add_argument("-c", "--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--prompt", default="Say hello in one short sentence.")
-    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("keys", help="API keys in the OS keyring")

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import sys
 from contextlib import contextmanager
 
@@ -248,8 +249,11 @@ def cmd_compare(args) -> int:
     from relay_tui.core.compare import run_comparison
 
     models = _models_arg(args.models)
-    if len(models) > 8:
-        raise UsageError("compare takes at most 8 models")
+    if not 2 <= len(models) <= 8:
+        raise UsageError(f"compare takes 2 to 8 models, not {len(models)}: -m A,B[,C...] (a model "
+                         f"may appear twice, e.g. -m {models[0]},{models[0]})")
+    if args.prompts and args.prompt is not None:
+        raise UsageError("give either --prompts FILE or a prompt, not both")
     prompts = _read_prompt_file(args.prompts) if args.prompts else [_read_prompt(args.prompt)]
     with target_for(args) as target:
         history = _history()
@@ -635,7 +639,16 @@ def cmd_screenshots(args) -> int:
     unknown = set(args.only or ()) - known
     if unknown:
         raise UsageError(f"no screenshot named {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
-    for path in screenshots.run(Path(args.directory), set(args.only or ()) or None):
+    directory = Path(args.directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write screenshots to {directory}: {exc.strerror or exc} — give a "
+                         f"directory that can be created or written") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write screenshots to {directory}: permission denied — give a "
+                         f"directory you can write")
+    for path in screenshots.run(directory, set(args.only or ()) or None):
         print(path)
     return EXIT_OK
 

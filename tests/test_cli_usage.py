@@ -98,3 +98,60 @@ def test_a_global_base_url_that_is_no_url_is_a_usage_error(command, capsys, monk
     assert code == 2 and out == ""
     assert "relay-tui: error: argument --base-url: must be a URL starting with http:// or https://" in err
     assert "[request" not in err
+
+
+def no_request_was_made() -> bool:
+    from relay_tui.store.history import History
+    from relay_tui.store.paths import history_path
+
+    if not history_path().exists():
+        return True
+    with History() as history:
+        return not history.requests()
+
+
+@pytest.mark.parametrize("models, count", [("gpt-4.1", 1), (",".join(["gpt-4.1"] * 9), 9)])
+def test_compare_takes_2_to_8_models(models, count, capsys, relay_env):
+    code, out, err = run(capsys, *relay_env, "compare", "-m", models, "hi")
+    assert code == 2 and out == ""
+    assert err.startswith(f"relay-tui: compare takes 2 to 8 models, not {count}: -m A,B[,C...]"), err
+    assert no_request_was_made()
+
+
+def test_compare_may_take_one_model_twice(capsys, relay_env):
+    code, out, err = run(capsys, *relay_env, "compare", "-m", "gpt-4.1,gpt-4.1", "--json", "hi")
+    assert code == 0, err
+    assert [c["model"] for c in json.loads(out)["columns"]] == ["gpt-4.1", "gpt-4.1"]
+
+
+def test_compare_prompts_file_and_a_prompt_is_a_usage_error(capsys, relay_env, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("first\nsecond\n", encoding="utf-8")
+    code, out, err = run(capsys, *relay_env, "compare", "-m", "gpt-4.1,gemini-2.5-flash",
+                         "--prompts", str(prompts), "and this one")
+    assert code == 2 and out == ""
+    assert err.strip() == "relay-tui: give either --prompts FILE or a prompt, not both"
+    assert no_request_was_made()
+
+
+@pytest.mark.parametrize("command", [["chat", "-m", "gpt-4.1", "hi"],
+                                     ["compare", "-m", "gpt-4.1,gemini-2.5-flash", "hi"],
+                                     ["bench", "-m", "gpt-4.1", "-n", "1"]])
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_max_tokens_must_be_positive(command, value, capsys, relay_env):
+    code, out, err = run(capsys, *relay_env, *command, "--max-tokens", value)
+    assert code == 2 and out == ""
+    assert f"argument --max-tokens: must be a whole number, 1 or more, not '{value}'" in err
+    assert no_request_was_made()
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd/x", "file"])
+def test_screenshots_into_a_path_that_cannot_be_a_directory(where, capsys, tmp_path):
+    if where == "file":
+        where = tmp_path / "taken"
+        where.write_text("a file, not a folder", encoding="utf-8")
+    code, out, err = run(capsys, "screenshots", str(where))
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"relay-tui: cannot write screenshots to {where}: "), line
+    assert "give a directory" in line
