@@ -40,6 +40,12 @@ them, and they were a third of the time to the first frame (DESIGN-NOTES, "Perfo
 quota pane stays eager: it raises quota alerts from chat requests while hidden."""
 
 
+def _tab_title(pane: str) -> str:
+    """A tab's label with the key that shows it: "Chat (F2)"."""
+    title, key = next((title, key) for name, title, key in PANES if name == pane)
+    return f"{title} ({key.upper()})"
+
+
 @dataclass
 class AppOptions:
     profile: str | None = None
@@ -50,14 +56,18 @@ class AppOptions:
 class RelayApp(App):
     TITLE = "relay-tui"
     CSS_PATH = "ui/app.tcss"
+    # The footer shows only F1 (which lists every key) beside the pane's own few, so it fits 80
+    # columns; the pane keys are on the tabs. Everything else is show=False, in F1 and the palette.
     BINDINGS = [
         Binding("f1", "help", "Help", tooltip="This help: every key of the app and its panes"),
         # priority: the prompt box (TextArea) has F-key bindings of its own that would win
-        *(Binding(key, f"show_pane('{pane}')", title, priority=True, tooltip=f"Show the {title} pane")
-          for pane, title, key in PANES),
-        Binding("ctrl+o", "pick_profile", "Profile", tooltip="Switch relay profile (or the demo relay)"),
-        Binding("ctrl+t", "pick_model", "Model", tooltip="Switch model (fuzzy search over /v1/models)"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit relay-tui"),
+        *(Binding(key, f"show_pane('{pane}')", title, priority=True, show=False,
+                  tooltip=f"Show the {title} pane") for pane, title, key in PANES),
+        Binding("ctrl+o", "pick_profile", "Profile", show=False,
+                tooltip="Switch relay profile (or the demo relay), or add one"),
+        Binding("ctrl+t", "pick_model", "Model", show=False,
+                tooltip="Switch model (fuzzy search over /v1/models)"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, tooltip="Quit relay-tui"),
     ]
 
     model: reactive[str | None] = reactive(None)
@@ -78,12 +88,12 @@ class RelayApp(App):
     def compose(self) -> ComposeResult:
         self._warn_plain_http(self.session)  # before the panes mount: their first requests carry the key
         with TabbedContent(id="panes", initial="chat"):
-            with TabPane("Chat", id="chat"):
+            with TabPane(_tab_title("chat"), id="chat"):
                 yield ChatPane()
-            yield TabPane("Compare", id="compare")
-            with TabPane("Quota", id="quota"):
+            yield TabPane(_tab_title("compare"), id="compare")
+            with TabPane(_tab_title("quota"), id="quota"):
                 yield QuotaPane()
-            yield TabPane("Latency", id="latency")
+            yield TabPane(_tab_title("latency"), id="latency")
         yield StatusBar()
         yield Footer()
 

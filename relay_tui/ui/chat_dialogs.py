@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from relay_tui.core.sanitize import neutralise
-from relay_tui.ui.pickers import FuzzyPicker, InOrderInput
+from relay_tui.ui.pickers import FormScroll, FuzzyPicker, InOrderInput
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -23,7 +23,7 @@ DIALOG_CSS = """
     width: 70; max-width: 95%; height: auto; max-height: 90%;
     border: round $primary; background: $surface; padding: 0 1;
 }}
-{name} .dialog-title {{ text-style: bold; margin: 0 0 1 0; }}
+{name} .dialog-title {{ text-style: bold; margin: 0 0 1 0; width: 1fr; }}
 {name} .dialog-error {{ color: $text-error; height: auto; }}
 {name} .dialog-note {{ color: $text-muted; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; margin: 1 0 0 0; }}
@@ -79,7 +79,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, classes="dialog-title")
+            yield Static(Text(self.question), classes="dialog-title")  # wraps; a title is not markup
             with Horizontal():
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", id="no")
@@ -112,9 +112,20 @@ class SettingsForm(ModalScreen[ChatSettings | None]):
 
     BINDINGS = [Binding("escape", "dismiss", "Cancel"), Binding("ctrl+s", "save", "Save")]
     DEFAULT_CSS = DIALOG_CSS.format(name="SettingsForm") + """
-    SettingsForm TextArea { height: 6; }
-    SettingsForm Input { width: 24; }
+    SettingsForm > FormScroll {
+        width: 76; max-width: 95%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    SettingsForm .dialog-title { margin: 0; }
+    SettingsForm .dialog-note { margin: 0 0 1 0; }
+    SettingsForm TextArea { height: 5; }
+    SettingsForm #settings-numbers { height: auto; margin: 1 0 0 0; align-horizontal: left; }
+    SettingsForm #settings-numbers > Vertical { width: 1fr; height: auto; }
+    SettingsForm Input { width: 1fr; }
+    SettingsForm .dialog-error { margin: 1 0 0 0; }
     """
+    """Fits 80×24 (a 21-row box: the two numbers share a row); it scrolls where even that is too
+    tall, and its first rows say how to save."""
 
     def __init__(self, current: ChatSettings) -> None:
         super().__init__()
@@ -122,15 +133,23 @@ class SettingsForm(ModalScreen[ChatSettings | None]):
 
     def compose(self) -> ComposeResult:
         c = self.current
-        with Vertical():
+        with FormScroll():
             yield Label("Conversation settings", classes="dialog-title")
+            yield Label("ctrl+s saves · Esc cancels · tab moves between fields", classes="dialog-note")
             yield Label("System prompt")
             yield TextArea(c.system_prompt, id="system-prompt", soft_wrap=True)
-            yield Label("Temperature (0–2, empty = the relay's default)")
-            yield InOrderInput("" if c.temperature is None else str(c.temperature), id="temperature")
-            yield Label("Max tokens (empty = no limit)")
-            yield InOrderInput("" if c.max_tokens is None else str(c.max_tokens), id="max-tokens")
-            yield Label("", classes="dialog-error", id="settings-error")
+            with Horizontal(id="settings-numbers"):
+                with Vertical():
+                    yield Label("Temperature (0–2, empty: default)")
+                    yield InOrderInput("" if c.temperature is None else str(c.temperature),
+                                       id="temperature")
+                with Vertical():
+                    yield Label("Max tokens (empty: no limit)")
+                    yield InOrderInput("" if c.max_tokens is None else str(c.max_tokens),
+                                       id="max-tokens")
+            error = Static("", classes="dialog-error", id="settings-error")
+            error.display = False
+            yield error
             with Horizontal():
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (Esc)", id="cancel")
@@ -140,7 +159,8 @@ class SettingsForm(ModalScreen[ChatSettings | None]):
     def action_save(self) -> None:
         temperature = self.query_one("#temperature", Input).value.strip()
         max_tokens = self.query_one("#max-tokens", Input).value.strip()
-        error = self.query_one("#settings-error", Label)
+        error = self.query_one("#settings-error", Static)
+        error.display = True
         try:
             temp = float(temperature) if temperature else None
             if temp is not None and not 0 <= temp <= 2:

@@ -77,21 +77,26 @@ class PromptArea(TextArea):
 
 
 class ChatPane(Horizontal):
+    # The footer shows the first five (with the app's F1 they fit 80 columns); F1 lists them all.
     BINDINGS = [
         Binding("enter", "send", "Send the prompt", show=False),
         Binding("ctrl+j,shift+enter", "newline", "New line in the prompt", show=False),
-        Binding("escape", "stop", "Stop answer"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("ctrl+l", "edit_last", "Edit last prompt"),
+        Binding("escape", "stop", "Stop", tooltip="Stop the answer (the partial text is kept)"),
+        Binding("ctrl+r", "regenerate", "Regenerate", tooltip="Regenerate the last answer"),
         Binding("ctrl+n", "new", "New chat"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+        Binding("ctrl+t", "app.pick_model", "Model", tooltip="Switch model (also mid-conversation)"),
+        Binding("f10", "copy_answer", "Copy", tooltip="Copy the selected answer (default: the last)"),
+        Binding("ctrl+l", "edit_last", "Edit last prompt", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False,
+                tooltip="Show or hide the conversations"),
         Binding("ctrl+f", "search", "Search chats", show=False),
         Binding("r", "rename", "Rename chat (list focused)", show=False),
         Binding("delete", "delete", "Delete chat (list focused)", show=False),
-        Binding("f8", "settings", "Settings"),
-        Binding("f9", "export", "Export"),
-        Binding("f10", "copy_answer", "Copy answer"),
-        Binding("ctrl+s", "copy_code", "Copy code block", show=False),
+        Binding("f8", "settings", "Settings", show=False,
+                tooltip="System prompt, temperature and max tokens of the conversation"),
+        Binding("f9", "export", "Export", show=False, tooltip="Export the conversation (Markdown, JSON)"),
+        Binding("ctrl+s", "copy_code", "Copy code block", show=False,
+                tooltip="Copy a code block of the selected answer"),
     ]
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }

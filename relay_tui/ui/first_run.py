@@ -10,11 +10,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
-from relay_tui.ui.pickers import InOrderInput
+from relay_tui.ui.pickers import FormScroll, InOrderInput
 
 FIELDS = (("profile-name", "Profile name", "e.g. work", False),
           ("base-url", "Base URL", "e.g. https://relay.example.com/v1", False),
@@ -31,7 +31,7 @@ class FirstRunScreen(Screen):
                 Binding("ctrl+d", "use_demo", "Use the demo relay", priority=True)]
     DEFAULT_CSS = """
     FirstRunScreen { align: center middle; }
-    FirstRunScreen > VerticalScroll {
+    FirstRunScreen > FormScroll {
         width: 76; max-width: 98%; height: auto; max-height: 100%;
         border: round $primary; border-title-style: bold; background: $surface; padding: 0 1;
         scrollbar-gutter: stable;
@@ -55,7 +55,7 @@ class FirstRunScreen(Screen):
         self.problem = problem
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as form:
+        with FormScroll() as form:
             form.border_title = "Welcome to relay-tui"
             yield Static("Try everything on the built-in demo relay (no account, no key), or add "
                          "your relay below.", id="first-run-intro")
@@ -104,7 +104,7 @@ class FirstRunScreen(Screen):
         widget.display = bool(problem)
         if problem:
             # the buttons end the form: scrolled to the end, the problem above them is in view too
-            self.call_after_refresh(self.query_one(VerticalScroll).scroll_end, animate=False)
+            self.call_after_refresh(self.query_one(FormScroll).scroll_end, animate=False)
 
     def add_profile(self) -> str | None:
         """Store the key, save the profile and open it; return a one-line problem instead.

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
@@ -45,6 +45,10 @@ async def keys_in_order(widget, event: events.Key, handled_here: bool) -> bool:
         event.prevent_default()
         return True
     return False
+
+
+class FormScroll(VerticalScroll, can_focus=False):
+    """A form's scrolling box: not a stop of its own for tab (its fields scroll into view)."""
 
 
 class InOrderInput(Input):
