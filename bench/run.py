@@ -448,7 +448,8 @@ def stream_render(sizes: Sizes) -> list[Row]:
         rows.append(Row(f"stream render {scenario.label}: finish/stream ({sizes.render} sizes)",
                         view["ratio"], f"Markdown.update {naive['ratio']}", None,
                         f"<= {target}x", finish <= target,
-                        f"render last/first {view['growth']} (N={view['window']}, target <= 1.2); "
+                        f"render last/first {view['growth']} (N={view['window']}, target <= 1.2), "
+                        f"last N / same text in a fresh view {view['fresh']}; "
                         f"update gap p50/p95 {view['gaps']}; keys p50/p95 {view['keys']}"))
     sys.setswitchinterval(0.005)
     return rows

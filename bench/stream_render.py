@@ -5,8 +5,11 @@ app's client: reading on a network thread, the app's GIL switch interval), and p
   (a) 1 column, 800 chunks sent within 2 s;
   (b) 4 columns x 5,000 tokens at 50 tok/s each, with a key pressed every 0.5 s.
 Figures: display-finish time / the stream's own duration (targets: (a) <= 1.5x, (b) <= 1.05x),
-render (CPU) time of the last 1,000 tokens / the first 1,000 (target <= 1.2), screen update gaps and
-key-press latency (time from the press until its handler runs). The baseline awaits
+render (CPU) time of the last 1,000 tokens / the first 1,000 (target <= 1.2), the same last 1,000
+tokens' time over what their text costs replayed at the same pace into an emptied view (the two
+windows hold different markdown, so the first ratio also measures content; this one is growth with
+the answer's length alone), screen update gaps and key-press latency (time from the press until its
+handler runs). The baseline awaits
 `Markdown.update(whole answer)` per token in the reader, as a naive app would; it falls far
 behind, so it is stopped at a time limit and reported as a lower bound.
 
@@ -37,6 +40,7 @@ from relay_tui.core.events import Delta  # noqa: E402
 from relay_tui.core.netloop import SWITCH_INTERVAL, ThreadedClient  # noqa: E402
 from relay_tui.demo import DEMO_KEY, DemoRelay  # noqa: E402
 from relay_tui.store.profile import Profile  # noqa: E402
+from relay_tui.ui.markdown_blocks import split_blocks  # noqa: E402
 from relay_tui.ui.stream_view import StreamView  # noqa: E402
 
 SIZE = (240, 60)
@@ -60,6 +64,7 @@ class Column:
     """What one column's reader and widget saw."""
 
     arrivals: list[float] = field(default_factory=list)  # per token
+    texts: list[str] = field(default_factory=list)  # per token
     renders: list[tuple[float, float]] = field(default_factory=list)  # (at, CPU seconds)
     shown_tokens: int = 0  # tokens on screen (baseline) when stopped
     stop: bool = False  # the baseline's time is up: its reader leaves after the current update
@@ -121,6 +126,7 @@ async def read_stream(client: ThreadedClient, model: str, column: Column, sink) 
             if not column.arrivals:
                 column.first_token = now
             column.arrivals.append(now)
+            column.texts.append(event.text)
             await sink(event.text)
 
 
@@ -160,13 +166,58 @@ async def run(relay_url: str, scenario: Scenario, naive: bool) -> dict:
                 await asyncio.sleep(0.002)
             for column, widget in zip(columns, widgets):
                 column.done_at = widget.flushed_at
+        fresh = None
+        if not naive and not pending:
+            streamed = last_window_cpu(columns, min(1000, scenario.tokens // 5), scenario.tokens)
+            renders = [column.renders for column in columns]
+            fresh = streamed / await replay_last_window(widgets, columns, scenario)
+            for column, kept in zip(columns, renders):
+                column.renders = kept
         if presser is not None:
             presser.cancel()
             await asyncio.gather(presser, return_exceptions=True)
         await asyncio.sleep(0.1)
         for client in clients:
             await client.aclose()
-    return summarise(scenario, app, columns, t0, stopped)
+    return summarise(scenario, app, columns, t0, stopped, fresh)
+
+
+async def replay_last_window(widgets: list[TimedView], columns: list[Column],
+                             scenario: Scenario) -> float:
+    """UI-thread render CPU of the last window's tokens fed again into the emptied views at the
+    stream's pace, through the same frame clock: the same text without the answer before it.
+    Set against what those tokens cost at the end of the stream, it tells growth with N from
+    content. Each replay starts where the block still growing at the window's start began (so
+    a table is a table), but only frames after the window's first token count."""
+    window = min(1000, scenario.tokens // 5)
+    begins, firsts = [], []
+    for widget, column in zip(widgets, columns):
+        first = len(column.texts) - window
+        _, _, live = split_blocks("".join(column.texts[:first]), final=False)
+        begin, chars = first, 0
+        while begin > 0 and chars < len(live):
+            begin -= 1
+            chars += len(column.texts[begin])
+        begins.append(begin)
+        firsts.append(first)
+        widget.clear()
+        column.renders = []
+    starts = [0.0] * len(columns)
+    started = time.perf_counter()
+    step = 0
+    while any(begin + step < len(column.texts) for begin, column in zip(begins, columns)):
+        for index, (widget, column, begin) in enumerate(zip(widgets, columns, begins)):
+            if begin + step < len(column.texts):
+                widget.append(column.texts[begin + step])
+                if begin + step == firsts[index]:
+                    starts[index] = time.perf_counter()
+        step += 1
+        await asyncio.sleep(max(0.0, started + step / scenario.tps - time.perf_counter()))
+    ended = time.perf_counter()
+    while not all(widget.idle for widget in widgets):
+        await asyncio.sleep(0.002)
+    return sum(cost for column, start in zip(columns, starts)
+               for at, cost in column.renders if start <= at <= ended)
 
 
 def view_sink(view: StreamView):
@@ -206,7 +257,7 @@ async def press_keys(pilot, app: BenchApp) -> None:
 
 
 def summarise(scenario: Scenario, app: BenchApp, columns: list[Column], t0: float,
-              stopped: float | None) -> dict:
+              stopped: float | None, fresh: float | None) -> dict:
     # The stream's own duration: its first token plus the relay's schedule for the rest (the
     # naive reader is blocked by rendering, so its arrival times say nothing about the stream).
     duration = max(c.first_token - t0 for c in columns) + (scenario.tokens - 1) / scenario.tps
@@ -224,6 +275,7 @@ def summarise(scenario: Scenario, app: BenchApp, columns: list[Column], t0: floa
     return {
         "ratio": ratio,
         "growth": render_growth(columns, window, scenario.tokens) if stopped is None else "n/a",
+        "fresh": f"{fresh:.2f}" if fresh else "n/a",
         "window": window,
         "gaps": percentiles(gaps(app.screen_updates, t0, t0 + duration)),
         "keys": key_figures(app) if scenario.keys else "-",
@@ -255,6 +307,19 @@ def render_growth(columns: list[Column], window: int, tokens: int) -> str:
         return "n/a"
     median = statistics.median(last) / statistics.median(first)
     return f"{sum(last) / sum(first):.2f} (median frame {median:.2f})"
+
+
+def last_window_cpu(columns: list[Column], window: int, tokens: int) -> float:
+    """Render CPU of the frames while each column's last `window` tokens arrived (as in
+    render_growth)."""
+    total = 0.0
+    for column in columns:
+        late_start = column.arrivals[tokens - window]
+        for at, cost in column.renders:
+            if bisect_right(column.arrivals, at) > tokens - window and \
+                    late_start <= at <= column.arrivals[-1]:
+                total += cost
+    return total
 
 
 def key_figures(app: BenchApp) -> str:
@@ -304,9 +369,9 @@ def main() -> None:
 
 
 def print_table(rows: list[tuple[str, str, dict]]) -> None:
-    header = ("scenario", "widget", "finish/stream", "render last/first N tok", "update gap p50/p95",
-              "key p50/p95")
-    table = [header] + [(label, name, r["ratio"], f'{r["growth"]} (N={r["window"]})',
+    header = ("scenario", "widget", "finish/stream", "render last/first N tok",
+              "last N tok / same text fresh", "update gap p50/p95", "key p50/p95")
+    table = [header] + [(label, name, r["ratio"], f'{r["growth"]} (N={r["window"]})', r["fresh"],
                          r["gaps"], r["keys"]) for label, name, r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for index, row in enumerate(table):
