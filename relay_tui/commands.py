@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 
@@ -126,8 +127,29 @@ def _print_json(data) -> None:
     sys.stdout.write("\n")
 
 
-def _on_retry(notice) -> None:
-    err(f"relay-tui: {notice.reason} — retrying in {notice.delay:.1f} s (attempt {notice.attempt + 1})")
+def _retry_printer(attempts: int):
+    """`on_retry` for the CLI: one short line per retry; the whole error line comes once, at the
+    end, if the last attempt fails too. `attempts` is how many the profile allows in all."""
+    def on_retry(notice) -> None:
+        err(f"relay-tui: retrying in {notice.delay:.2g} s (attempt {notice.attempt + 1} of "
+            f"{attempts}): {short_reason(notice.reason)}")
+
+    return on_retry
+
+
+_REQUEST_TAG = re.compile(r"\s*\[request [^\]]*\]$")
+
+
+def short_reason(line: str, limit: int = 90) -> str:
+    """What went wrong, without the detail: an error line up to its first ': ', ' — ' or '; '
+    ("rate limited by the relay (HTTP 429)", "could not connect to 127.0.0.1:9")."""
+    line = _REQUEST_TAG.sub("", line)
+    cut = min((i for i in (line.find(": "), line.find(" — "), line.find("; ")) if i > 0),
+              default=len(line))
+    short = line[:cut].rstrip()
+    if short.count("(") > short.count(")"):  # "within 1 s (first-byte timeout" -> close it
+        short += ")"
+    return short if len(short) <= limit else short[:limit - 1] + "…"
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -166,7 +188,8 @@ def cmd_chat(args) -> int:
             async with _client(target) as client:
                 conv = Conversation.start(client, history, profile=target.profile.name, model=model,
                                           title=prompt, system_prompt=args.system, params=params)
-                async for event in conv.send(prompt, on_retry=_on_retry):
+                on_retry = _retry_printer(target.profile.max_retries + 1)
+                async for event in conv.send(prompt, on_retry=on_retry):
                     if isinstance(event, Reasoning):
                         state["reasoning"].append(event.text)
                         if not args.json:

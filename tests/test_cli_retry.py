@@ -54,3 +54,31 @@ def test_the_uncapped_wait_reaches_the_error_of_any_retryable_status():
     at_cap = classify(429, {}, profile="p", request_id=None, retry_after=retry_after({"retry-after": "60"}))
     assert str(at_cap).endswith("(retry after 60 s)") and delay_for(at_cap, 1, 3) == 60
     assert retry_after({"retry-after": "inf"}) is None and retry_after({"retry-after": "nan"}) is None
+
+
+def test_each_retry_is_one_short_line_and_the_full_line_comes_once(capsys, demo_relay, monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    demo_relay.set_fault("rate_limit", retry_after=0.05)          # every attempt: 1 + 3 retries
+    code, out, err = run(capsys, "--base-url", demo_relay.base_url, "chat", "-m", "gpt-4.1", "hi")
+    assert code == 1 and out == ""
+    *retries, final = err.strip().splitlines()
+    assert retries == [f"relay-tui: retrying in 0.05 s (attempt {n} of 4): rate limited by the relay "
+                       f"(HTTP 429)" for n in (2, 3, 4)]
+    assert final.startswith("relay-tui: rate limited by the relay (HTTP 429): Rate limit reached for gpt-4.1")
+    assert "(retry after 0.05 s) (gave up after 4 attempts) [request rt-" in final
+    assert err.count("Rate limit reached") == 1                   # the relay's words once, at the end
+
+
+def test_retries_that_succeed_leave_only_their_short_lines(capsys, demo_relay, monkeypatch):
+    from relay_tui.store.config import save_profile
+    from relay_tui.store.profile import Profile
+
+    save_profile(Profile(name="work", base_url=demo_relay.base_url, max_retries=1), make_active=True)
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    demo_relay.set_fault("server_error", times=1)
+    code, out, err = run(capsys, "chat", "-m", "gpt-4.1", "hi")
+    assert code == 0 and out.strip()
+    retry, footer = err.strip().splitlines()
+    assert retry.startswith("relay-tui: retrying in ") and retry.endswith(
+        " s (attempt 2 of 2): the relay failed (HTTP 500)"), retry
+    assert footer.startswith("gpt-4.1 · TTFT ")
