@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with add: an extra header sent on every request (repeatable)")
     p.add_argument("--quota-dialect", default="auto", choices=_Dialects("none"), metavar="DIALECT",
                    help="with add: auto, openrouter, litellm, newapi-token, billing, simple, none")
-    p.add_argument("--proxy", metavar="URL",
-                   type=_url_type("http://proxy.example.com:3128", "http", "https", "socks5", "socks5h"),
+    p.add_argument("--proxy", metavar="URL", type=_url_type(
+                       "http://proxy.example.com:3128", "http", "https", "socks5", "socks5h"),
                    help="with add: proxy URL for this profile")
     p.add_argument("--key-env", metavar="NAME", type=_env_name,
                    help="with add: environment variable holding this profile's key")

@@ -214,7 +214,7 @@ def cmd_chat(args) -> int:
             failure = exc.with_key_source(target.key_source) if isinstance(exc, AuthError) else exc
         finally:
             try:
-                if state["in_reasoning"]:  # ended while thinking: footer or error on a line of its own
+                if state["in_reasoning"]:  # ended while thinking: the next line is a new line
                     sys.stderr.write("\n")
                     sys.stderr.flush()
                 if not args.json and state["text"]:
@@ -561,13 +561,13 @@ def _add_profile(args) -> int:
         if not sep or not name.strip():
             raise UsageError("--header takes NAME=VALUE")  # never repeated: it may hold a secret
         if name.strip().lower() in _SECRET_HEADERS:
-            raise UsageError(f"--header {name.strip()}: keys do not belong in headers; store it with "
-                             f"`relay-tui keys set {args.name}`")
+            raise UsageError(f"--header {name.strip()}: keys do not belong in headers; store it "
+                             f"with `relay-tui keys set {args.name}`")
         headers[name.strip()] = value.strip()
     profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
                       headers=headers, quota_dialect=args.quota_dialect, proxy=args.proxy,
                       key_env=args.key_env)
-    first = not config.load_settings().profiles  # a broken config.toml stops here, with its own line
+    first = not config.load_settings().profiles  # a broken config.toml stops here, with its line
     try:
         config.save_profile(profile, make_active=first)
     except config.ConfigError as exc:
@@ -640,8 +640,8 @@ def _listen_error(host: str, port: int, exc: OSError) -> str:
         return (f"cannot listen on {host}: the host name does not resolve — give --host an address "
                 f"of this machine (default 127.0.0.1)")
     if exc.errno == errno.EADDRINUSE:
-        return (f"cannot listen on {where}: the port is in use — choose another --port, or --port 0 "
-                f"for a free one")
+        return (f"cannot listen on {where}: the port is in use — choose another --port, or "
+                f"--port 0 for a free one")
     if exc.errno == errno.EADDRNOTAVAIL:
         return (f"cannot listen on {where}: {host} is not an address of this machine — use --host "
                 f"127.0.0.1 (or another local address)")

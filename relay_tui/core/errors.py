@@ -69,7 +69,7 @@ def _from_env(key_source: str | None) -> bool:
 
 
 def key_advice(profile: str, key_source: str | None = None) -> str:
-    """What fixes a key the relay rejected, by where it came from (keyring unless told otherwise)."""
+    """What fixes a rejected key, by where it came from (the keyring unless told otherwise)."""
     if _from_env(key_source):
         return f"check {key_source[4:]}, the environment variable the key was read from"
     if key_source == "demo key":

@@ -31,7 +31,8 @@ class KeyringUnavailable(Exception):
     """No usable OS keyring; the message names the environment variable to use instead."""
 
     def __init__(self, reason: str = "no OS keyring backend is available", key_env: str | None = None):
-        alternative = f"{key_env} (or {ENV_VAR})" if key_env else f"{ENV_VAR} (or the profile's key_env)"
+        alternative = (f"{key_env} (or {ENV_VAR})" if key_env
+                       else f"{ENV_VAR} (or the profile's key_env)")
         super().__init__(f"{reason}; set {alternative} instead")
 
 
