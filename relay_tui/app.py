@@ -81,7 +81,8 @@ class RelayApp(App):
         self.setup_problem = setup_problem
         self._mounts: dict = {}  # lazy pane -> its AwaitMount
         self.theme_problems = themes.register_all(self)
-        self.theme = themes.initial_theme(self, settings.theme)
+        self._run_theme: str | None = themes.initial_theme(self, settings.theme)
+        self.theme = self._run_theme
         if session is not None:
             self.set_reactive(RelayApp.model, session.default_model)
 
@@ -105,8 +106,9 @@ class RelayApp(App):
         super().notify(neutralise(message), title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
-        for problem in self.theme_problems:
-            self.notify(problem, title="Theme", severity="warning", timeout=10)
+        problems = themes.summary(self.theme_problems, self.settings.theme, self.theme)
+        if problems:  # one toast for all of them (one each stacked over half the screen)
+            self.notify(problems, title="Themes", severity="warning", timeout=15)
         if self.session is None:
             from relay_tui.ui.first_run import FirstRunScreen
 
@@ -213,7 +215,12 @@ class RelayApp(App):
         self.push_screen(ProfilePicker(self.history, self.session), chosen)
 
     def watch_theme(self, theme: str) -> None:
-        if self.is_mounted and theme != self.settings.theme:
+        """Remember a theme the user picks; never the one this run started with (a fallback for a
+        broken theme file would overwrite the user's choice in config.toml)."""
+        if not self.is_mounted or theme == self._run_theme:
+            return
+        self._run_theme = None  # from now on every change is the user's
+        if theme != self.settings.theme:
             self.settings.theme = theme
             set_ui_value("theme", theme)
 

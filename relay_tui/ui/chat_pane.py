@@ -100,7 +100,7 @@ class ChatPane(Horizontal):
     ]
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
-    ChatPane #chat-sidebar { width: 32; border-right: solid $panel-lighten-2; }
+    ChatPane #chat-sidebar { width: 32; border-right: solid $foreground 25%; }
     ChatPane.-no-sidebar #chat-sidebar { display: none; }
     ChatPane #chat-search { margin: 0; }
     ChatPane #chat-list { height: 1fr; border: none; padding: 0; }

@@ -2,8 +2,10 @@
 
 A theme file's keys are the fields of `textual.theme.Theme` plus a `[variables]` table (the
 format is documented in themes/relay-night.toml). Files are read from the package's themes/
-folder, then `<config dir>/themes/`. A broken file is skipped with a one-line problem that the
-app shows as a notification; it never stops the app, and the default theme is used instead.
+folder, then `<config dir>/themes/`. A broken file is skipped with a one-line problem; the app
+shows every problem in one notification (`summary`); it never stops the app. When the theme the
+config names cannot be used, the default is used for that run only: the config keeps the name,
+so fixing the file brings the theme back.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ _NUMBERS = ("luminosity_spread", "text_alpha")
 
 class ThemeFileError(ValueError):
     """A theme file that cannot be used; `str()` names the file and what is wrong."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        path, _, self.reason = message.partition(": ")
+        self.path = Path(path)
 
 
 def theme_dirs() -> list[Path]:
@@ -72,8 +79,8 @@ def _check_colour(path: Path, key: str, value: object) -> None:
         raise ThemeFileError(f"{path}: {key} = {value!r} is not a colour") from None
 
 
-def register_all(app: App) -> list[str]:
-    """Register every readable theme file with `app`; return one line per file that failed."""
+def register_all(app: App) -> list[ThemeFileError]:
+    """Register every readable theme file with `app`; return the problem of each that failed."""
     problems = []
     for folder in theme_dirs():
         if not folder.is_dir():
@@ -82,8 +89,22 @@ def register_all(app: App) -> list[str]:
             try:
                 app.register_theme(load_theme_file(path))
             except ThemeFileError as exc:
-                problems.append(f"{exc}; using the default theme instead")
+                problems.append(exc)
     return problems
+
+
+def summary(problems: list[ThemeFileError], wanted: str | None, using: str) -> str | None:
+    """One notification's text for every theme problem at start, or None when there is none."""
+    lines = []
+    if problems:
+        folders = sorted({str(p.path.parent) for p in problems})
+        lines.append(f"{len(problems)} theme file{'s' if len(problems) > 1 else ''} could not be "
+                     f"used (in {', '.join(folders)}):")
+        lines += [f"• {p.path.name}: {p.reason}" for p in problems]
+    if wanted and wanted != using:
+        lines.append(f"Theme {wanted!r} is not available: using {using} for this run "
+                     f"(config.toml keeps {wanted!r}).")
+    return "\n".join(lines) or None
 
 
 def initial_theme(app: App, wanted: str | None) -> str:
