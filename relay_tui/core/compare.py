@@ -8,17 +8,61 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Delta, Done, Reasoning
+from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice
 from relay_tui.core.records import log_done, log_failure, metrics_dict
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
     from relay_tui.store.history import History
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A column's request goes out (`at`, perf_counter), or after a retry is due to: the t0 its
+    metrics count from, as near as the caller's loop can tell (the client takes t0 itself)."""
+
+    at: float
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FirstToken:
+    """The client saw the column's first token (`at`, perf_counter, on the caller's loop): a live
+    TTFT of `FirstToken.at - Sent.at` is the figure the column's Done will carry, to a few ms."""
+
+    at: float
+
+
+class _ColumnClient:
+    """One column's view of the shared client: its request announces when it goes out, each
+    retry and the first token, through `on_event`, before any of its text arrives."""
+
+    def __init__(self, client: Any, index: int, on_event: Callable[[int, object], None]) -> None:
+        self.client = client
+        self.index = index
+        self.on_event = on_event
+
+    def _retry(self, notice: RetryNotice) -> None:
+        self.on_event(self.index, notice)
+        self.on_event(self.index, Sent(perf_counter() + notice.delay, notice.attempt + 1))
+
+    def _first_token(self) -> None:
+        self.on_event(self.index, FirstToken(perf_counter()))
+
+    async def stream_chat(self, messages: list[dict], model: str, **params: Any) -> AsyncIterator[Any]:
+        stream = self.client.stream_chat(messages, model, on_retry=self._retry,
+                                         on_first_token=self._first_token, **params)
+        async with aclosing(stream):
+            self.on_event(self.index, Sent(perf_counter()))
+            async for event in stream:
+                yield event
 
 
 @dataclass
@@ -96,7 +140,9 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
     """Stream `prompt` from every model at once; log each request and save the comparison.
 
     `on_event(index, item)` sees every event (or the column's RelayError) right after the column
-    took it in, so a UI can show columns live without a second pass over the stream. Cancelling
+    took it in, so a UI can show columns live without a second pass over the stream; and, ahead of
+    a column's text, `Sent` when its request goes out, each `RetryNotice` (then `Sent` for the
+    next attempt) and `FirstToken`, so a live TTFT counts from where the client's does. Cancelling
     saves the unfinished columns as "stopped" with what they had. `on_start(comparison_id)` runs
     once the comparison is saved, before the first request.
     """
@@ -111,7 +157,9 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
     columns = [Column(model) for model in models]
     started_at = time.time()
     try:
-        async for index, item in compare(client, models, messages, max_tokens=max_tokens):
+        clients = client if on_event is None else [_ColumnClient(client, i, on_event)
+                                                   for i in range(len(models))]
+        async for index, item in compare(clients, models, messages, max_tokens=max_tokens):
             column = columns[index]
             if isinstance(item, Delta):
                 column.parts.append(item.text)

@@ -1,7 +1,9 @@
 """One column of the compare pane: a header with live figures, the streamed answer, its error.
 
 Events only update plain counters here; the header is redrawn by the pane's one timer (a few
-times a second for all columns), so a token never costs more than a StreamView.append.
+times a second for all columns), so a token never costs more than a StreamView.append. The live
+TTFT counts from when the request went out to its first token, as the core reports them (Sent,
+FirstToken), so it is the figure the column's Done brings, not one that includes the mounting.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Cost, Done
+from relay_tui.core.events import Cost, Done, RetryNotice
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import fmt_cost, fmt_seconds
 from relay_tui.ui.stream_view import StreamView
@@ -52,8 +54,9 @@ class CompareColumn(Vertical):
         self.label = LABELS[index]
         self.prompt_tokens = prompt_tokens
         self.price = price  # (USD per 1M in, per 1M out, source) for the live estimate
-        self.started = perf_counter()
-        self.first: float | None = None
+        self.started: float | None = None  # perf_counter when the request (attempt) went out
+        self.first: float | None = None  # perf_counter of its first token
+        self.retry: RetryNotice | None = None
         self.chunks = 0
         self.thinking = False
         self.done: Done | None = None
@@ -76,6 +79,19 @@ class CompareColumn(Vertical):
 
     # -- fed by the pane's worker, once per event (cheap: no layout, no redraw) -----------------
 
+    def take_sent(self, at: float, attempt: int) -> None:
+        """The request (or, after a retry, the next attempt) goes out at `at`."""
+        self.started, self.first, self.dirty = at, None, True
+        if attempt == 1:
+            self.retry = None
+
+    def take_retry(self, notice: RetryNotice) -> None:
+        self.retry, self.dirty = notice, True
+
+    def take_first_token(self, at: float) -> None:
+        if self.first is None:
+            self.first, self.retry, self.dirty = at, None, True
+
     def take_text(self, text: str) -> None:
         self._count()
         self.thinking = False
@@ -86,8 +102,8 @@ class CompareColumn(Vertical):
         self.thinking = True
 
     def _count(self) -> None:
-        if self.first is None:
-            self.first = perf_counter()
+        if self.first is None:  # a client that does not report its first token
+            self.first, self.retry = perf_counter(), None
         self.chunks += 1
         self.dirty = True
 
@@ -133,6 +149,8 @@ class CompareColumn(Vertical):
         if self.done is not None:
             return "✓ done", "text-success"
         if self.first is None:
+            if self.retry is not None:
+                return f"retry {self.retry.attempt + 1} in {self.retry.delay:.1f} s…", "text-warning"
             return "waiting…", "dim"
         return ("thinking…" if self.thinking and not blind else "streaming…"), "dim"
 
@@ -144,7 +162,7 @@ class CompareColumn(Vertical):
                      f"{'~' if m.output_tokens_estimated else ''}"
         else:
             now = perf_counter()
-            ttft = None if self.first is None else self.first - self.started
+            ttft = None if self.first is None or self.started is None else self.first - self.started
             span = 0.0 if self.first is None else now - self.first
             rate = (self.chunks - 1) / span if self.chunks > 1 and span > 0 else None
             cost = self._live_cost()

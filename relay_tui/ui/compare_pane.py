@@ -22,9 +22,10 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from relay_tui.core.compare import ComparisonResult, continue_as_chat, run_comparison
+from relay_tui.core.compare import (ComparisonResult, FirstToken, Sent, continue_as_chat,
+                                    run_comparison)
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Delta, Done, Reasoning
+from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice
 from relay_tui.core.pricing import price_of
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import fmt_seconds
@@ -124,6 +125,11 @@ class ComparePane(Vertical):
         yield Static(id="cmp-summary")
 
     def on_mount(self) -> None:
+        # The stream decoder is imported by the first request otherwise, on the network thread
+        # between the moment a column notes as sent and the client's t0 (tens of ms, holding
+        # the GIL): the first comparison's live TTFT would read that much over its final one.
+        import relay_tui.core.sse  # noqa: F401
+
         self._timer = self.set_interval(1 / HEADER_HZ, self._tick, pause=True)
         self.session_changed()
 
@@ -212,6 +218,13 @@ class ComparePane(Vertical):
         await holder.remove_children()
         await holder.mount_all(self.columns)
         self._fit_columns()
+        # Send once the new columns are painted: a whole-pane render holds the GIL for
+        # milliseconds, which the network thread would otherwise spend getting the requests out,
+        # between the moment a column notes as sent and the client's own t0.
+        for _ in range(2):
+            painted = asyncio.Event()
+            self.call_after_refresh(painted.set)
+            await painted.wait()
         self._timer.resume()
         columns = self.columns
 
@@ -225,6 +238,12 @@ class ComparePane(Vertical):
                 column.take_done(item)
             elif isinstance(item, RelayError):
                 column.take_error(item)
+            elif isinstance(item, Sent):
+                column.take_sent(item.at, item.attempt)
+            elif isinstance(item, FirstToken):
+                column.take_first_token(item.at)
+            elif isinstance(item, RetryNotice):
+                column.take_retry(item)
 
         def on_start(comparison_id: int) -> None:
             self.comparison_id = comparison_id
