@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import sys
 from contextlib import contextmanager
 
 from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
-from relay_tui.core.errors import AuthError, RelayError
+from relay_tui.core.errors import RelayError
 from relay_tui.core.sanitize import neutralise
 
 
@@ -65,36 +64,14 @@ def target_for(args: argparse.Namespace, *, need_key: bool = True):
         err(f"relay-tui: {warning}")
     try:
         yield target
-    except AuthError as exc:  # one raised before a reply was classified (a key with a space)
-        raise exc.with_key_source(target.key_source)
     finally:
         target.close()
 
 
 def _client(target):
-    return _keyed_client()(target.profile, target.api_key, target.key_source)
-
-
-@functools.cache
-def _keyed_client() -> type:
     from relay_tui.core.client import RelayClient
 
-    class KeyedClient(RelayClient):
-        """A RelayClient whose rejected-key errors say where the key came from, so the advice fits
-        (the environment variable to check, or `keys set NAME` for a keyring key). Set where the
-        error is made, so the history keeps the line the user sees."""
-
-        def __init__(self, profile, api_key, key_source):
-            super().__init__(profile, api_key)
-            self.key_source = key_source
-
-        def classify_reply(self, *args, **kwargs) -> RelayError:
-            error = super().classify_reply(*args, **kwargs)
-            if isinstance(error, AuthError):
-                error.with_key_source(self.key_source)
-            return error
-
-    return KeyedClient
+    return RelayClient(target.profile, target.api_key, target.key_source)
 
 
 def _history():
@@ -211,7 +188,7 @@ def cmd_chat(args) -> int:
         try:
             asyncio.run(go())
         except RelayError as exc:  # after the text that arrived: a script with --json gets it too
-            failure = exc.with_key_source(target.key_source) if isinstance(exc, AuthError) else exc
+            failure = exc
         finally:
             try:
                 if state["in_reasoning"]:  # ended while thinking: the next line is a new line

@@ -104,9 +104,9 @@ PARTIAL = "the prompt; the {n} tokens received, marked failed with this line; th
 RID = "[request rt-…]"
 
 ROWS = [
-    Fault("401", "401 bad key", "the relay rejected the key for profile work (HTTP 401): 无效的令牌 "
-          f"(request id: …) — run `relay-tui keys set work` {RID}", PROMPT_AND_ERROR,
-          fault("auth"), "auth", 401),
+    Fault("401", "401 bad key (read from the profile's key_env)", "the relay rejected the key for "
+          "profile work (HTTP 401): 无效的令牌 (request id: …) — check RELAY_MATRIX_KEY, the environment "
+          f"variable the key was read from {RID}", PROMPT_AND_ERROR, fault("auth"), "auth", 401),
     Fault("402", "402 out of credit (OpenRouter)", "out of credit on profile work (HTTP 402): "
           "Insufficient credits. Add more using https://openrouter.ai/settings/credits — top up or check "
           f"`relay-tui quota` {RID}", PROMPT_AND_ERROR, fault("no_credit", style="openrouter"), "quota", 402),

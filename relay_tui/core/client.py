@@ -65,8 +65,9 @@ class _RejectsStreamOptions(Exception):
 
 
 class RelayClient:
-    def __init__(self, profile: Profile, api_key: str | None):
+    def __init__(self, profile: Profile, api_key: str | None, key_source: str | None = None):
         self.profile = profile
+        self.key_source = key_source  # where the key came from ("env NAME", "keyring", …): for advice
         self._key = api_key.strip() if api_key else None  # a pasted key often ends in a newline
         self._http: httpx.AsyncClient | None = None
         self._send_stream_options = True  # cleared for good once the relay rejects it
@@ -96,7 +97,7 @@ class RelayClient:
                 if not (self._key.isascii() and self._key.isprintable() and " " not in self._key):
                     raise AuthError(f"the key for profile {p.name} contains spaces, line breaks or "
                                     f"non-ASCII characters (a bad paste?) — run "
-                                    f"`relay-tui keys set {p.name}`")
+                                    f"`relay-tui keys set {p.name}`").with_key_source(self.key_source)
                 headers["Authorization"] = f"Bearer {self._key}"
             self._http = httpx.AsyncClient(
                 headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
@@ -131,8 +132,9 @@ class RelayClient:
                                    f"(HTTP 407): {_PROXY_FIX}", status=status, request_id=request_id)
             err.retryable = False
             return err
-        return classify(status, body, profile=self.profile.name, request_id=request_id,
-                        retry_after=retry.retry_after(headers), secret=self._key, model=model)
+        err = classify(status, body, profile=self.profile.name, request_id=request_id,
+                       retry_after=retry.retry_after(headers), secret=self._key, model=model)
+        return err.with_key_source(self.key_source) if isinstance(err, AuthError) else err
 
     async def _get(self, url: str, request_id: str) -> tuple[httpx.Response, bytes]:
         """GET with the first-byte deadline over the whole reply; network errors -> RelayError."""

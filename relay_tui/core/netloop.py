@@ -161,8 +161,9 @@ class ThreadedClient:
     RelayError arrives as the same exception object (type, message, metrics).
     """
 
-    def __init__(self, profile: Profile, api_key: str | None, *, name: str = "relay-net"):
-        self._client = RelayClient(profile, api_key)
+    def __init__(self, profile: Profile, api_key: str | None, key_source: str | None = None, *,
+                 name: str = "relay-net"):
+        self._client = RelayClient(profile, api_key, key_source)
         self._net = NetworkThread(name)
 
     @property

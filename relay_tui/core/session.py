@@ -23,7 +23,7 @@ class Session:
     def __init__(self, target: Target, history: History):
         self.target = target
         self.history = history
-        self.client = ThreadedClient(target.profile, target.api_key)
+        self.client = ThreadedClient(target.profile, target.api_key, target.key_source)
         self._models: list[ModelInfo] | None = None
 
     @property
