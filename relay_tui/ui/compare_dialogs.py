@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Key
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList, SelectionList
+from textual.widgets import Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from relay_tui.core.sanitize import neutralise
+from relay_tui.ui.pickers import fuzzy_filter  # the chat model picker's matcher
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -36,34 +37,93 @@ DIALOG_CSS = """
 MAX_MODELS = 8
 
 
+class _SearchBox(Input):
+    """The models search box. Model ids hold no spaces, so a space here ticks the highlighted
+    model, as in the list (an Input would otherwise take every printable key as text)."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return key != "space" and super().check_consume_key(key, character)
+
+
 class ModelsScreen(ModalScreen[list[str] | None]):
-    """Tick 2–8 of the relay's models; returns them in list order."""
+    """Tick 2–8 of the relay's models, a search box filtering the list as the chat's model picker
+    does (its fuzzy matcher); ticks survive the filter. Returns the ticked models in list order."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ModelsScreen") + """
-    ModelsScreen SelectionList { height: auto; max-height: 20; }
+    ModelsScreen > Vertical { width: 64; max-width: 95%; }
+    ModelsScreen #models-query { margin-bottom: 1; }
+    ModelsScreen SelectionList { height: auto; max-height: 16; border: none; }
+    ModelsScreen #models-ticked { color: $text-muted; width: 1fr; padding-top: 1; }
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
-                Binding("enter", "done", "Use these", priority=True)]
+                Binding("enter", "done", "Use these", priority=True),
+                # model ids hold no spaces: in the search box a space ticks, as in the list
+                Binding("space", "toggle", "Tick / untick", priority=True),
+                Binding("down", "move(1)", show=False), Binding("up", "move(-1)", show=False)]
 
     def __init__(self, available: list[str], chosen: list[str]) -> None:
         super().__init__()
         self.available = available
-        self.chosen = chosen
+        self.ticked = {m for m in chosen if m in available}
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Models to compare (2–8)", classes="dialog-title")
-            yield SelectionList[str](*((Text(neutralise(m)), m, m in self.chosen)
-                                       for m in self.available))
-            yield Label("space: tick · enter: use these · esc: cancel", classes="dialog-hint")
+            yield _SearchBox(placeholder="type to search the relay's models", id="models-query")
+            yield SelectionList[str](id="models-list")
+            yield Static(id="models-ticked")
+            yield Label("space: tick · ↑↓: move · enter: use these · esc: cancel",
+                        classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self._refilter()
+        self.query_one("#models-query", Input).focus()
+
+    @on(Input.Changed, "#models-query")
+    def _refilter(self) -> None:
+        shown = self.query_one(SelectionList)
+        shown.clear_options()
+        query = self.query_one("#models-query", Input).value
+        shown.add_options((Text(neutralise(m)), m, m in self.ticked)
+                          for m in fuzzy_filter(query, self.available))
+        if shown.option_count:
+            shown.highlighted = 0
+        self._show_ticked()
+
+    @on(SelectionList.SelectedChanged)
+    def _sync(self, event: SelectionList.SelectedChanged) -> None:
+        """Ticks of the models on show, whoever changed them (a key, a click); hidden ones keep theirs."""
+        shown = event.selection_list
+        visible = {shown.get_option_at_index(i).value for i in range(shown.option_count)}
+        self.ticked = (self.ticked - visible) | set(shown.selected)
+        self._show_ticked()
+
+    def _show_ticked(self) -> None:
+        picked = self.picked()
+        text = f"{len(picked)} ticked" + (": " + ", ".join(picked) if picked else "")
+        self.query_one("#models-ticked", Static).update(Text(neutralise(text)))
+
+    def picked(self) -> list[str]:
+        return [m for m in self.available if m in self.ticked]
+
+    def action_move(self, step: int) -> None:
+        shown = self.query_one(SelectionList)
+        if shown.option_count:
+            current = shown.highlighted or 0
+            shown.highlighted = max(0, min(shown.option_count - 1, current + step))
+
+    def action_toggle(self) -> None:
+        shown = self.query_one(SelectionList)
+        if shown.highlighted is not None:
+            shown.toggle(shown.get_option_at_index(shown.highlighted))
 
     def action_done(self) -> None:
-        picked = self.query_one(SelectionList).selected
+        picked = self.picked()
         if not 2 <= len(picked) <= MAX_MODELS:
             self.notify(f"Tick between 2 and {MAX_MODELS} models ({len(picked)} ticked)",
                         severity="warning")
             return
-        self.dismiss([m for m in self.available if m in picked])
+        self.dismiss(picked)
 
 
 class ChoiceScreen(ModalScreen[str | None]):
