@@ -45,6 +45,14 @@ def start_streamer(path: Path) -> tuple[subprocess.Popen, int]:
     return proc, int(proc.stdout.readline())
 
 
+def test_the_history_files_are_private_to_their_owner():
+    history = History()
+    history.new_conversation(title="secret plans", profile="p", model="m")  # the -wal file exists now
+    files = [history_path(), history_path().with_name(history_path().name + "-wal")]
+    assert [f.stat().st_mode & 0o777 for f in files] == [0o600, 0o600]
+    history.close()
+
+
 def test_opening_twice_runs_each_migration_once(history):
     conv = history.new_conversation(title="kept", profile="demo", model="gpt-4.1")
     history.close()

@@ -299,6 +299,14 @@ class QuotaReadingRow:
     read_at: float
 
 
+def _create_private(path: Path) -> None:
+    """Create a new history file readable by its owner only (like config.toml): it holds every
+    prompt and answer. SQLite gives its -wal and -shm files the same permissions."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class History:
     """The one connection to history.db in this process (safe to share between threads)."""
 
@@ -307,9 +315,10 @@ class History:
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[RequestRow], None]] = []
         try:
+            _create_private(self.path)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise HistoryError(f"cannot open {self.path}: {exc}") from None
         try:
             self._db.row_factory = sqlite3.Row
