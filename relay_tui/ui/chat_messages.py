@@ -1,9 +1,10 @@
 """The chat transcript's pieces: a prompt, and an answer with its reasoning and one-line status.
 
 An answer's text lives in a StreamView (appends are cheap, rendering happens per frame); the
-status line under it is the footer once done, or the error, the stop mark or the retry
-countdown in its place. Everything shown is model text or derived from it, so it is built as
-plain Text (never markup) from neutralised strings.
+status line under it is the footer once done, or the error, the stop mark (with the figures
+known so far) or the retry countdown in its place, and while it streams how long the relay has
+been silent. Everything shown is model text or derived from it, so it is built as plain Text
+(never markup) from neutralised strings.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
-from relay_tui.core.events import Done, RetryNotice
+from relay_tui.core.events import Cost, Done, RetryNotice
 from relay_tui.core.sanitize import neutralise
-from relay_tui.core.summary import footer
+from relay_tui.core.summary import fmt_cost, fmt_seconds, footer
 from relay_tui.ui.stream_view import StreamView
+
+SILENCE = 1.5
+"""Seconds without new text after which a streaming answer says how long it has been silent."""
+
+
+def estimate_tokens(chars: int) -> int:
+    """The core's estimate when the relay sends no usage (core/client.py): (characters + 3) // 4."""
+    return (chars + 3) // 4
 
 
 class AnswerView(StreamView):
@@ -69,6 +78,11 @@ class AnswerBlock(Vertical):
         self._reasoning_shown = 0
         self._retry: tuple[float, RetryNotice] | None = None
         self.status_text = ""
+        self.started = time.monotonic()  # live figures while streaming (`begin` resets them)
+        self.first: float | None = None
+        self.last: float | None = None
+        self.chars = 0
+        self._live = False
 
     def compose(self) -> ComposeResult:
         with Collapsible(title="Reasoning", collapsed=True):
@@ -93,8 +107,25 @@ class AnswerBlock(Vertical):
 
     # -- while streaming (the pane's 250 ms tick calls refresh_live) ------------------------------
 
+    def begin(self) -> None:
+        """The request is about to go: the live figures count from now."""
+        self.started = time.monotonic()
+        self._live = True
+        self.refresh_live()
+
+    def append(self, text: str) -> None:
+        self._arrived(len(text))
+        self.view.append(text)
+
     def add_reasoning(self, text: str) -> None:
+        self._arrived(len(text))
         self._reasoning.append(text)
+
+    def _arrived(self, chars: int) -> None:
+        self.last = time.monotonic()
+        if self.first is None:
+            self.first = self.last
+        self.chars += chars
 
     def retrying(self, notice: RetryNotice) -> None:
         self._retry = (time.monotonic() + notice.delay, notice)
@@ -115,9 +146,17 @@ class AnswerBlock(Vertical):
             if left > 0 and not self.text:
                 self._status(f"retrying in {math.ceil(left)} s (attempt {notice.attempt} failed: "
                              f"{notice.reason})")
-            else:
-                self._retry = None
-                self.remove_class("-retrying")
+                return
+            self._retry = None
+            self.remove_class("-retrying")
+            self._status("")
+        if self._live:  # a stall shows before the idle timeout ends it
+            now = time.monotonic()
+            if self.first is None:
+                self._status(f"waiting for first token · {now - self.started:.1f} s")
+            elif now - self.last >= SILENCE:
+                self._status(f"no new text for {now - self.last:.1f} s")
+            elif self.status_text:
                 self._status("")
 
     # -- endings ------------------------------------------------------------------------------
@@ -131,13 +170,25 @@ class AnswerBlock(Vertical):
         self.add_class("-error")
         self._status(f"✗ {message}")
 
-    def stopped(self, state: str = "stopped") -> None:
+    def stopped(self, state: str = "stopped", cost: Cost | None = None) -> None:
+        """Marked stopped (or interrupted), with what is known: model, TTFT, tokens, a cost estimate."""
+        live = self._live
         self._end()
         self.add_class("-stopped")
-        self._status(f"■ {state}" + (" (partial answer kept)" if self.text else ""))
+        parts = [f"■ {state}" + (" (partial answer kept)" if self.text else "")]
+        if self.text or self.reasoning:
+            parts.append(neutralise(self.model))
+            if live and self.first is not None:
+                parts.append(f"TTFT {fmt_seconds(self.first - self.started)}")
+            chars = self.chars if live else len(self.text) + len(self.reasoning)
+            parts.append(f"{estimate_tokens(chars)}~ tok so far")
+            if cost is not None:
+                parts.append(fmt_cost(cost))
+        self._status(" · ".join(parts))
 
     def _end(self) -> None:
         self._retry = None
+        self._live = False
         self.remove_class("-retrying")
         self.refresh_live()
         self.view.finish()

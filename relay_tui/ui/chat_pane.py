@@ -24,7 +24,7 @@ from textual.worker import Worker
 
 from relay_tui.core.chat import Conversation, stored_done
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Delta, Done, Reasoning
+from relay_tui.core.events import Cost, Delta, Done, Reasoning
 from relay_tui.core.export import ExportError, export_conversation
 from relay_tui.core.sanitize import neutralise
 from relay_tui.ui.chat_dialogs import (
@@ -35,7 +35,7 @@ from relay_tui.ui.chat_dialogs import (
     TextPrompt,
     code_blocks,
 )
-from relay_tui.ui.chat_messages import AnswerBlock, UserMessage
+from relay_tui.ui.chat_messages import AnswerBlock, UserMessage, estimate_tokens
 from relay_tui.ui.pickers import InOrderInput, keys_in_order
 
 MAX_MOUNTED = 40
@@ -85,7 +85,7 @@ class ChatPane(Horizontal):
         Binding("ctrl+r", "regenerate", "Regenerate", tooltip="Regenerate the last answer"),
         Binding("ctrl+n", "new", "New chat"),
         Binding("ctrl+t", "app.pick_model", "Model", tooltip="Switch model (also mid-conversation)"),
-        Binding("f10", "copy_answer", "Copy", tooltip="Copy the selected answer (default: the last)"),
+        Binding("f10", "copy_answer", "Copy", tooltip="Copy the last answer"),
         Binding("ctrl+l", "edit_last", "Edit last prompt", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False,
                 tooltip="Show or hide the conversations"),
@@ -96,7 +96,7 @@ class ChatPane(Horizontal):
                 tooltip="System prompt, temperature and max tokens of the conversation"),
         Binding("f9", "export", "Export", show=False, tooltip="Export the conversation (Markdown, JSON)"),
         Binding("ctrl+s", "copy_code", "Copy code block", show=False,
-                tooltip="Copy a code block of the selected answer"),
+                tooltip="Copy a code block of the last answer"),
     ]
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
@@ -251,6 +251,7 @@ class ChatPane(Horizontal):
     async def _stream(self, prompt: str | None, edit_from: int | None, reload: bool = False) -> None:
         """Send `prompt` (None: answer the conversation as it stands) and stream the answer."""
         block: AnswerBlock | None = None
+        prompt_chars = 0
         try:
             conv = await self._conversation_for(prompt)
             if edit_from is not None:
@@ -267,13 +268,16 @@ class ChatPane(Horizontal):
             await self._trim()
             transcript.anchor()
             self._live = block
+            prompt_chars = sum(len(m.get("content") or "") for m in conv.request_messages()) + len(
+                prompt or "")  # for the cost estimate of a stopped answer
+            block.begin()
             self._tick.resume()
             events = (conv.send(prompt, on_retry=block.retrying) if prompt is not None
                       else conv.answer(on_retry=block.retrying))
             done: Done | None = None
             async for event in events:
                 if isinstance(event, Delta):
-                    block.view.append(event.text)
+                    block.append(event.text)
                 elif isinstance(event, Reasoning):
                     block.add_reasoning(event.text)
                 elif isinstance(event, Done):
@@ -286,12 +290,24 @@ class ChatPane(Horizontal):
                 block.failed(str(exc))
         except asyncio.CancelledError:
             if block is not None:
-                block.stopped()
+                block.stopped(cost=self._estimate(block, prompt_chars))
             raise
         finally:
             self._live = None
             self._tick.pause()
             self._reload_list()
+
+    def _estimate(self, block: AnswerBlock, prompt_chars: int) -> Cost | None:
+        """A stopped answer's cost from list prices, its tokens estimated from characters."""
+        from relay_tui.core.events import Usage
+        from relay_tui.core.pricing import cost_for
+
+        session = self.app.session
+        if session is None or not block.chars:
+            return None
+        usage = Usage(prompt_tokens=estimate_tokens(prompt_chars),
+                      completion_tokens=estimate_tokens(block.chars))
+        return cost_for(session.profile, block.model, usage)
 
     async def _conversation_for(self, prompt: str | None) -> Conversation:
         """The current conversation on the app's model, started with this prompt if there is none."""

@@ -1,0 +1,102 @@
+"""Chat details a user notices: what a stopped answer cost, a visible wait, copying any answer,
+and earlier answers that keep their width while a new one streams."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from relay_tui.app import AppOptions, make_app
+from relay_tui.demo import DemoRelay
+from relay_tui.ui.chat_dialogs import code_blocks
+from relay_tui.ui.chat_messages import AnswerBlock, AnswerView
+from relay_tui.ui.chat_pane import ChatPane, PromptArea
+from tests.conftest import TEST_KEY
+
+SIZE = (160, 48)
+
+
+async def until(pilot, condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.02)
+
+
+@pytest.fixture
+def slow_relay(monkeypatch, request):
+    """A demo relay in real time, with the model figures the test asks for (indirect param)."""
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={"gpt-4.1": request.param})
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+def chat_app(relay, model: str = "gpt-4.1"):
+    app = make_app(AppOptions(base_url=relay.base_url))
+    app.set_reactive(type(app).model, model)
+    return app
+
+
+async def settled(pilot) -> ChatPane:
+    pane = pilot.app.query_one(ChatPane)
+    await until(pilot, lambda: not pane.streaming and all(v.idle for v in pane.query(AnswerView)))
+    await pilot.pause()
+    return pane
+
+
+async def type_prompt(pilot, prompt: str) -> ChatPane:
+    pane = pilot.app.query_one(ChatPane)
+    answers = len(pane.query(AnswerBlock))
+    pane.query_one(PromptArea).focus()
+    await pilot.press(*prompt, "enter")
+    await until(pilot, lambda: len(pane.query(AnswerBlock)) > answers)
+    return pane
+
+
+@pytest.mark.parametrize("slow_relay", [{"ttft": 0.01, "tps": 40.0, "answer_tokens": 400}], indirect=True)
+async def test_a_stopped_answer_shows_the_figures_known_so_far(slow_relay):
+    app = chat_app(slow_relay)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await type_prompt(pilot, "go")
+        await until(pilot, lambda: len(pane.query_one(AnswerBlock).text) > 40)
+        await pilot.press("escape")
+        await settled(pilot)
+        status = pane.query_one(AnswerBlock).status_text
+        assert status.startswith("■ stopped (partial answer kept) · gpt-4.1 · TTFT ")  # was only the mark
+        tokens = int(re.search(r" · (\d+)~ tok so far · ", status).group(1))
+        assert tokens == (len(pane.query_one(AnswerBlock).text) + 3) // 4
+        assert re.search(r" · \$\d+\.\d{4} \(est\. [\w-]+\)$", status)
+
+
+@pytest.mark.parametrize("slow_relay", [{"ttft": 1.2, "tps": 200.0, "answer_tokens": 20}], indirect=True)
+async def test_waiting_for_the_first_token_shows_the_time_so_far(slow_relay):
+    app = chat_app(slow_relay)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await type_prompt(pilot, "go")
+        block = pane.query_one(AnswerBlock)
+        seen = []
+        while pane.streaming and not block.text:
+            match = re.fullmatch(r"waiting for first token · (\d+\.\d) s", block.status_text)
+            if match:
+                seen.append(float(match.group(1)))
+            await pilot.pause(0.05)
+        assert len(set(seen)) >= 3 and seen == sorted(seen) and seen[-1] >= 0.75  # it counts up
+        await settled(pilot)
+        assert block.status_text.startswith("gpt-4.1 · TTFT ")
+
+
+@pytest.mark.parametrize("slow_relay", [{"ttft": 0.01, "tps": 0.4, "answer_tokens": 3}], indirect=True)
+async def test_a_silence_mid_answer_shows_how_long_it_lasts(slow_relay):
+    app = chat_app(slow_relay)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await type_prompt(pilot, "go")
+        block = pane.query_one(AnswerBlock)
+        await until(pilot, lambda: block.text)
+        await until(pilot, lambda: block.status_text.startswith("no new text for "))
+        assert re.fullmatch(r"no new text for 1\.\d s", block.status_text)
+        pane.action_stop()
+        await settled(pilot)
