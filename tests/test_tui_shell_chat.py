@@ -100,3 +100,32 @@ async def test_a_silence_mid_answer_shows_how_long_it_lasts(slow_relay):
         assert re.fullmatch(r"no new text for 1\.\d s", block.status_text)
         pane.action_stop()
         await settled(pilot)
+
+
+async def test_copy_acts_on_the_selected_answer(demo_relay, monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    app = chat_app(demo_relay)
+    async with app.run_test(size=SIZE) as pilot:
+        for prompt in ("hi", "hello"):  # the demo answers "hi" with two code blocks
+            await type_prompt(pilot, prompt)
+            pane = await settled(pilot)
+        first, second = pane.query(AnswerBlock)
+        await pilot.press("shift+tab")  # from the prompt to the last answer
+        assert second.has_focus_within and second.styles.border_left[0] == "outer"
+        await pilot.press("up")
+        assert first.has_focus_within and not second.has_focus_within
+        await pilot.press("f10")
+        assert app.clipboard == first.text != second.text  # F10 took the last answer only
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen.query("#picker-options"))
+        await pilot.press("2", "enter")
+        await pilot.pause()
+        assert app.clipboard == code_blocks(first.text)[1].code
+        await pilot.press("down")
+        assert second.has_focus_within
+        await pilot.press("f10")
+        assert app.clipboard == second.text
+        await pilot.press("down")  # past the last answer: back to the prompt
+        assert pane.query_one(PromptArea).has_focus
+        await pilot.press("f10")
+        assert app.clipboard == second.text  # nothing selected: the last answer

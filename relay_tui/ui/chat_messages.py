@@ -5,6 +5,9 @@ status line under it is the footer once done, or the error, the stop mark (with 
 known so far) or the retry countdown in its place, and while it streams how long the relay has
 been silent. Everything shown is model text or derived from it, so it is built as plain Text
 (never markup) from neutralised strings.
+
+An answer can be selected (it takes the focus: shift+tab from the prompt, a click, up/down from
+one answer to the next); copying acts on the selected answer.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
@@ -58,8 +62,11 @@ class UserMessage(Static):
 class AnswerBlock(Vertical):
     """One answer: reasoning (collapsed), the streamed markdown, and its status line."""
 
+    BINDINGS = [Binding("up", "select(-1)", "Previous answer", show=False),
+                Binding("down", "select(1)", "Next answer (after the last: the prompt)", show=False)]
     DEFAULT_CSS = """
-    AnswerBlock { height: auto; margin: 1 0 0 0; padding: 0 0 0 2; }
+    AnswerBlock { height: auto; margin: 1 0 0 0; padding: 0 0 0 1; border-left: blank $accent; }
+    AnswerBlock:focus-within { border-left: outer $accent; }
     AnswerBlock > Collapsible { display: none; border: none; padding: 0; margin: 0 0 1 0; }
     AnswerBlock.-reasoning > Collapsible { display: block; }
     AnswerBlock Collapsible Contents { padding: 0 0 0 2; }
@@ -104,6 +111,21 @@ class AnswerBlock(Vertical):
     @property
     def reasoning(self) -> str:
         return "".join(self._reasoning)
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def action_select(self, step: int) -> None:
+        """Select the previous or next answer; past the last one, back to the prompt."""
+        blocks = list(self.parent.query_children(AnswerBlock)) if self.parent else [self]
+        index = blocks.index(self) + step
+        if 0 <= index < len(blocks):
+            blocks[index].select()
+        elif index >= len(blocks):
+            self.screen.focus_next()  # the prompt comes after the transcript
+
+    def select(self) -> None:
+        self.view.focus(scroll_visible=False)
+        self.scroll_visible(animate=False)
 
     # -- while streaming (the pane's 250 ms tick calls refresh_live) ------------------------------
 

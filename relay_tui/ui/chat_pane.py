@@ -48,7 +48,8 @@ SEARCH_DELAY = 0.15
 NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
-           "ctrl+b conversations · ctrl+t model · F8 system prompt and temperature · F1 every key")
+           "ctrl+b conversations · ctrl+t model · F8 system prompt and temperature · F1 every key\n"
+           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code block")
 
 
 class PromptArea(TextArea):
@@ -85,7 +86,7 @@ class ChatPane(Horizontal):
         Binding("ctrl+r", "regenerate", "Regenerate", tooltip="Regenerate the last answer"),
         Binding("ctrl+n", "new", "New chat"),
         Binding("ctrl+t", "app.pick_model", "Model", tooltip="Switch model (also mid-conversation)"),
-        Binding("f10", "copy_answer", "Copy", tooltip="Copy the last answer"),
+        Binding("f10", "copy_answer", "Copy", tooltip="Copy the selected answer (default: the last)"),
         Binding("ctrl+l", "edit_last", "Edit last prompt", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False,
                 tooltip="Show or hide the conversations"),
@@ -96,7 +97,7 @@ class ChatPane(Horizontal):
                 tooltip="System prompt, temperature and max tokens of the conversation"),
         Binding("f9", "export", "Export", show=False, tooltip="Export the conversation (Markdown, JSON)"),
         Binding("ctrl+s", "copy_code", "Copy code block", show=False,
-                tooltip="Copy a code block of the last answer"),
+                tooltip="Copy a code block of the selected answer"),
     ]
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
@@ -396,6 +397,14 @@ class ChatPane(Horizontal):
         blocks = self.query(AnswerBlock)
         return blocks.last() if blocks else None
 
+    def _selected_answer(self) -> tuple[AnswerBlock | None, str]:
+        """The answer copying acts on: the selected (focused) one, else the last; and which."""
+        focused = self.app.focused
+        for node in focused.ancestors_with_self if focused is not None else ():
+            if isinstance(node, AnswerBlock):
+                return node, "selected" if node is not self._last_answer() else "last"
+        return self._last_answer(), "last"
+
     def _note(self, text: str) -> None:
         self.query_one("#chat-note", Static).update(Text(text))
 
@@ -550,18 +559,18 @@ class ChatPane(Horizontal):
         self.notify("\n".join(str(p) for p in paths), title="Exported", timeout=8)
 
     def action_copy_answer(self) -> None:
-        block = self._last_answer()
+        block, which = self._selected_answer()
         if block is None or not block.text:
             self.notify("no answer to copy yet", severity="warning")
             return
         self.app.copy_to_clipboard(neutralise(block.text))
-        self.notify(f"copied the last answer ({len(block.text):,} characters)")
+        self.notify(f"copied the {which} answer ({len(block.text):,} characters)")
 
     def action_copy_code(self) -> None:
-        block = self._last_answer()
+        block, which = self._selected_answer()
         blocks = code_blocks(block.text) if block is not None else []
         if not blocks:
-            self.notify("the last answer has no code block", severity="warning")
+            self.notify(f"the {which} answer has no code block", severity="warning")
             return
         if len(blocks) == 1:
             self._copy_block(blocks[0], 1)
@@ -596,6 +605,6 @@ _PALETTE = (
     ("delete", "delete the conversation", "Delete it and its messages, after asking (Delete)"),
     ("settings", "system prompt and parameters", "System prompt, temperature, max tokens (F8)"),
     ("export", "export as Markdown and JSON", "Write both files to the exports folder (F9)"),
-    ("copy_answer", "copy the last answer", "Copy the last answer's text to the clipboard (F10)"),
-    ("copy_code", "copy a code block", "Pick one of the last answer's code blocks (ctrl+s)"),
+    ("copy_answer", "copy the answer", "Copy the selected answer (else the last) to the clipboard (F10)"),
+    ("copy_code", "copy a code block", "Pick a code block of the selected (else the last) answer (ctrl+s)"),
 )

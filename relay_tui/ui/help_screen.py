@@ -18,6 +18,9 @@ GLOBAL_NOTES = (
 )
 
 
+ANSWER_NOTES = [("shift+tab", "select an answer (from the prompt: the last); F10 and ctrl+s copy it")]
+
+
 def binding_rows(owner) -> list[tuple[str, str]]:
     rows = []
     for binding in getattr(owner, "BINDINGS", []):
@@ -39,13 +42,15 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         from relay_tui.app import RelayApp
+        from relay_tui.ui.chat_messages import AnswerBlock
         from relay_tui.ui.chat_pane import ChatPane
         from relay_tui.ui.compare_pane import ComparePane
         from relay_tui.ui.latency_pane import LatencyPane
         from relay_tui.ui.quota_pane import QuotaPane
 
         sections = [("Everywhere", binding_rows(RelayApp) + list(GLOBAL_NOTES)),
-                    ("Chat pane", binding_rows(ChatPane)),
+                    ("Chat pane", binding_rows(ChatPane) + ANSWER_NOTES
+                     + [(k, f"{d}, with an answer selected") for k, d in binding_rows(AnswerBlock)]),
                     ("Compare pane", binding_rows(ComparePane)),
                     ("Quota pane", binding_rows(QuotaPane)),
                     ("Latency pane", binding_rows(LatencyPane))]
