@@ -129,3 +129,22 @@ async def test_copy_acts_on_the_selected_answer(demo_relay, monkeypatch):
         assert pane.query_one(PromptArea).has_focus
         await pilot.press("f10")
         assert app.clipboard == second.text  # nothing selected: the last answer
+
+
+@pytest.mark.parametrize("slow_relay", [{"ttft": 0.01, "tps": 300.0}], indirect=True)
+async def test_earlier_answers_keep_their_width_while_the_transcript_starts_to_scroll(slow_relay):
+    app = chat_app(slow_relay)
+    async with app.run_test(size=(80, 40)) as pilot:
+        transcript = app.query_one("#chat-transcript")
+        await type_prompt(pilot, "first")
+        pane = await settled(pilot)
+        first = pane.query_one(AnswerBlock).view
+        assert transcript.max_scroll_y == 0  # no scrollbar yet
+        width = first.size.width
+        widths = set()
+        sampler = app.set_interval(0.01, lambda: widths.add(first.size.width))  # while it streams
+        await type_prompt(pilot, "second")
+        await settled(pilot)
+        sampler.stop()
+        assert transcript.max_scroll_y > 0  # the new answer made the transcript scroll
+        assert widths == {width}  # was 2 columns narrower once the scrollbar appeared

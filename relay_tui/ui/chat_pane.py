@@ -106,7 +106,7 @@ class ChatPane(Horizontal):
     ChatPane #chat-search { margin: 0; }
     ChatPane #chat-list { height: 1fr; border: none; padding: 0; }
     ChatPane #chat-main { width: 1fr; }
-    ChatPane #chat-transcript { height: 1fr; padding: 0 1; }
+    ChatPane #chat-transcript { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
     ChatPane .chat-welcome, ChatPane .chat-earlier { color: $text-muted; margin: 1 0 0 0; }
     ChatPane #chat-note { height: auto; color: $text-muted; padding: 0 1; }
     ChatPane #chat-note.-editing { color: $text-warning; }
