@@ -20,7 +20,7 @@ from relay_tui.core.records import log_done, log_failure, metrics_dict
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
-    from relay_tui.store.history import History
+    from relay_tui.store.history import ComparisonRow, History, VoteRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,7 @@ class Column:
     reasoning_parts: list[str] = field(default_factory=list)
     done: Done | None = None
     error: RelayError | None = None
+    state: str | None = None  # a stored column's state when it neither finished nor failed
 
     @property
     def text(self) -> str:
@@ -209,6 +210,44 @@ def _save_column(history: History, comparison_id: int, index: int, column: Colum
         metrics=metrics_dict(done.metrics) if done else None,
         cost_usd=done.cost.usd if done and done.cost else None,
         cost_source=done.cost.source if done and done.cost else None)
+
+
+@dataclass
+class StoredComparison:
+    """A comparison read back from the history: as asked, its columns as saved, its vote."""
+
+    row: ComparisonRow
+    result: ComparisonResult
+    vote: VoteRow | None
+
+
+def load_comparison(history: History, comparison_id: int) -> StoredComparison | None:
+    """A saved comparison with its columns rebuilt from the history (no request is made): a
+    finished column gets back its Done (timings, tokens, cost), a failed one its error line,
+    and one stopped, interrupted or never saved (the app ended first) says so in `state`."""
+    from relay_tui.core.chat import stored_done
+
+    row = history.comparison(comparison_id)
+    if row is None:
+        return None
+    answers = {a.column: a for a in history.comparison_answers(comparison_id)}
+    columns = []
+    for index, model in enumerate(row.models):
+        answer = answers.get(index)
+        if answer is None:
+            columns.append(Column(model, state="unsaved"))
+            continue
+        column = Column(answer.model, parts=[answer.content] if answer.content else [],
+                        reasoning_parts=[answer.reasoning] if answer.reasoning else [])
+        column.done = stored_done(answer)
+        if column.done is None:
+            if answer.state == "error":
+                column.error = RelayError(answer.error or "failed")
+            else:
+                column.state = answer.state
+        columns.append(column)
+    return StoredComparison(row, ComparisonResult(comparison_id, row.prompt, columns),
+                            history.vote(comparison_id))
 
 
 def continue_as_chat(history: History, comparison_id: int, column: int) -> int:

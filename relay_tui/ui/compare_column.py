@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from relay_tui.core.compare import Column
 from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Cost, Done, RetryNotice
 from relay_tui.core.sanitize import neutralise
@@ -22,6 +23,8 @@ from relay_tui.core.summary import fmt_cost, fmt_seconds
 from relay_tui.ui.stream_view import StreamView
 
 LABELS = "ABCDEFGH"
+STORED_STATES = {"stopped": "■ stopped", "interrupted": "■ interrupted",
+                 "unsaved": "■ no answer saved"}
 
 
 class CompareColumn(Vertical):
@@ -62,6 +65,7 @@ class CompareColumn(Vertical):
         self.done: Done | None = None
         self.error: RelayError | None = None
         self.stopped = False
+        self.stored_state: str | None = None  # read from the history: its saved state
         self.dirty = True
         # held, not queried: events may arrive before they are mounted, or after (a quit mid-stream)
         self.head = Static(classes="cmp-head")
@@ -75,7 +79,16 @@ class CompareColumn(Vertical):
 
     @property
     def finished(self) -> bool:
-        return self.done is not None or self.error is not None or self.stopped
+        return (self.done is not None or self.error is not None or self.stopped
+                or self.stored_state is not None)
+
+    def show_stored(self, column: Column) -> None:
+        """A column read from the history: its whole answer at once, its figures as saved."""
+        self.view.set_text(column.text)
+        self.done, self.error, self.dirty = column.done, column.error, True
+        self.stored_state = "error" if column.error else "done" if column.done else column.state or "stopped"
+        if column.error is not None:
+            self.add_class("-failed")
 
     # -- fed by the pane's worker, once per event (cheap: no layout, no redraw) -----------------
 
@@ -146,8 +159,10 @@ class CompareColumn(Vertical):
             return "✗ error", "text-error"
         if self.stopped:
             return "■ stopped", "text-warning"
-        if self.done is not None:
+        if self.done is not None or self.stored_state == "done":
             return "✓ done", "text-success"
+        if self.stored_state is not None:
+            return STORED_STATES.get(self.stored_state, f"■ {self.stored_state}"), "text-warning"
         if self.first is None:
             if self.retry is not None:
                 return f"retry {self.retry.attempt + 1} in {self.retry.delay:.1f} s…", "text-warning"
@@ -155,6 +170,8 @@ class CompareColumn(Vertical):
         return ("thinking…" if self.thinking and not blind else "streaming…"), "dim"
 
     def _figures(self, stable: bool) -> Text:
+        if self.done is None and self.stored_state is not None:  # saved without its figures
+            return Text("TTFT – · – tok/s\n– tok · $?", style="dim")
         if self.done is not None:
             m = self.done.metrics
             ttft, rate, cost = m.ttft, m.tokens_per_s, self.done.cost

@@ -1,9 +1,12 @@
-"""Small modal screens of the compare pane: pick models, and pick one of a few choices by a key.
+"""Small modal screens of the compare pane: pick models, pick one of a few choices by a key,
+open a past comparison.
 
 Modal, so single letters work as keys (the pane's inputs would swallow them).
 """
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual import on
@@ -159,3 +162,97 @@ class ChoiceScreen(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class PastComparisonsScreen(ModalScreen[int | None]):
+    """The comparisons in the history, newest first (batch prompts too: each is one), searchable;
+    returns the chosen one's id. A blind comparison nobody voted on lists its models in name
+    order, not in column order, which would tell which letter is which."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PastComparisonsScreen") + """
+    PastComparisonsScreen > Vertical { width: 110; max-width: 95%; }
+    PastComparisonsScreen #past-query { margin-bottom: 1; }
+    PastComparisonsScreen OptionList { height: auto; max-height: 20; border: none; }
+    PastComparisonsScreen #past-note { color: $text-muted; padding-top: 1; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
+                Binding("down", "move(1)", show=False), Binding("up", "move(-1)", show=False)]
+
+    def __init__(self, rows: list, votes: dict, now: float) -> None:
+        """`rows`: ComparisonRow, newest first; `votes`: comparison id -> VoteRow."""
+        super().__init__()
+        self.rows = rows
+        self.votes = votes
+        self.now = now
+        self.groups: dict[str, list] = {}
+        for row in rows:  # one search key per prompt and models (re-runs share one)
+            self.groups.setdefault(f"{row.prompt} {' '.join(row.models)}", []).append(row)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Open a past comparison", classes="dialog-title")
+            yield Input(placeholder="type to search prompts and models", id="past-query")
+            yield OptionList(id="past-list")
+            yield Static(id="past-note")
+            yield Label("↑↓: move · enter: open (no request is made) · esc: cancel",
+                        classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self._refilter()
+        self.query_one("#past-query", Input).focus()
+
+    @on(Input.Changed, "#past-query")
+    def _refilter(self) -> None:
+        query = self.query_one("#past-query", Input).value
+        if query.strip():
+            shown = [row for key in fuzzy_filter(query, list(self.groups)) for row in self.groups[key]]
+        else:
+            shown = self.rows
+        options = self.query_one("#past-list", OptionList)
+        options.clear_options()
+        options.add_options(Option(self.label(row), id=str(row.id)) for row in shown)
+        if options.option_count:
+            options.highlighted = 0
+        note = (f"{len(shown)} of {len(self.rows)} comparisons" if self.rows
+                else "No comparison saved yet: run one (enter in the prompt) or a batch (ctrl+g).")
+        self.query_one("#past-note", Static).update(note)
+
+    def label(self, row) -> Text:
+        """Two lines: when and the prompt; the models and how it was run. Plain text throughout."""
+        prompt = " ".join(row.prompt.split())
+        prompt = prompt if len(prompt) <= 90 else prompt[:89] + "…"
+        vote = self.votes.get(row.id)
+        models = sorted(row.models) if row.blind and vote is None else row.models
+        mode = ("blind, not voted yet" if vote is None else f"blind, voted {_outcome(vote)}") \
+            if row.blind else ("voted " + _outcome(vote) if vote else "")
+        details = " · ".join(neutralise(m) for m in models) + (f"  ({mode})" if mode else "")
+        return Text.assemble((when(row.created_at, self.now), "bold"), "  ", neutralise(prompt),
+                             "\n", ("       " + details, "dim"))
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#past-list", OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    @on(Input.Submitted, "#past-query")
+    def _submit(self) -> None:
+        options = self.query_one("#past-list", OptionList)
+        if options.highlighted is not None and options.option_count:
+            self.dismiss(int(options.get_option_at_index(options.highlighted).id))
+
+    @on(OptionList.OptionSelected, "#past-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id))
+
+
+def _outcome(vote) -> str:
+    return {"tie": "a tie", "bad": "all bad"}.get(vote.outcome, vote.outcome)
+
+
+def when(at: float, now: float) -> str:
+    """A short local time: 14:02 today, 06-14 14:02 this year, 2024-06-14 before."""
+    moment, today = time.localtime(at), time.localtime(now)
+    if moment[:3] == today[:3]:
+        return time.strftime("%H:%M", moment)
+    return time.strftime("%m-%d %H:%M" if moment.tm_year == today.tm_year else "%Y-%m-%d", moment)

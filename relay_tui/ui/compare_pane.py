@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -22,15 +23,16 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from relay_tui.core.compare import (ComparisonResult, FirstToken, Sent, continue_as_chat,
-                                    run_comparison)
+from relay_tui.core.compare import (ComparisonResult, FirstToken, Sent, StoredComparison,
+                                    continue_as_chat, load_comparison, run_comparison)
 from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice
 from relay_tui.core.pricing import price_of
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import fmt_seconds
 from relay_tui.ui.compare_column import LABELS, CompareColumn
-from relay_tui.ui.compare_dialogs import MAX_MODELS, ChoiceScreen, ModelsScreen
+from relay_tui.ui.compare_dialogs import (MAX_MODELS, ChoiceScreen, ModelsScreen,
+                                         PastComparisonsScreen, when)
 
 HEADER_HZ = 4
 MIN_COLUMN = 38  # cells, the scrollbar and the divider included
@@ -41,7 +43,7 @@ SUMMARY_LABELS = {  # ComparisonResult.summary() label -> (short label, how its 
     "longest answer (chars)": ("longest", "{} chars")}
 TIMING_LABELS = ("fastest first token", "fastest output (tok/s)")
 HINT = ("Type a prompt and press enter: every model answers at once, side by side.\n"
-        "ctrl+l pick models · ctrl+b blind mode · ctrl+g batch from a prompt file\n"
+        "ctrl+l models · ctrl+b blind · ctrl+g batch from a prompt file · F9 past runs\n"
         "tab moves between columns (they scroll sideways when narrow) · F1 every key")
 
 
@@ -85,6 +87,8 @@ class ComparePane(Vertical):
         Binding("ctrl+n", "continue_chat", "As chat", show=False),
         Binding("f8", "export", "Export"),
         Binding("ctrl+g", "batch", "Batch", show=False),
+        Binding("f9", "open_past", "Past runs", show=False,  # the footer is full at 80 columns
+                tooltip="Open a past comparison or batch prompt from the history (no request is made)"),
     ]
 
     blind: reactive[bool] = reactive(False)
@@ -347,23 +351,83 @@ class ComparePane(Vertical):
         history = self.app.session.history
         winner = next((c.model for c in self.columns if c.label == outcome), None)
         history.add_vote(self.result.comparison_id, winner_model=winner, outcome=outcome)
-        self.voted = True
-        rates = history.win_rates()
-        mine = sorted({c.model for c in self.columns} & set(rates),
-                      key=lambda m: (-rates[m][0] / rates[m][1], m))
-        shown = " · ".join(f"{neutralise(m)} {rates[m][0]}/{rates[m][1]} ({rates[m][0] / rates[m][1]:.0%})"
-                           for m in mine)
-        self.verdict = {"tie": "a tie", "bad": "all bad"}.get(outcome, f"{outcome} ({neutralise(winner)})")
-        self.vote_line = f"Voted {self.verdict}. Win rates: {shown}"
+        self._take_vote(outcome, winner)
         for column in self.columns:
             column.dirty = True
         self._tick()
         self._show_summary(self.result)
 
+    def _take_vote(self, outcome: str, winner: str | None) -> None:
+        """The comparison in the columns has this vote: the verdict, and the win rates now."""
+        self.voted = True
+        rates = self.app.session.history.win_rates()
+        mine = sorted({c.model for c in self.columns} & set(rates),
+                      key=lambda m: (-rates[m][0] / rates[m][1], m))
+        shown = " · ".join(f"{neutralise(m)} {rates[m][0]}/{rates[m][1]} ({rates[m][0] / rates[m][1]:.0%})"
+                           for m in mine)
+        self.verdict = {"tie": "a tie", "bad": "all bad"}.get(
+            outcome, f"{outcome} ({neutralise(winner or '?')})")
+        self.vote_line = f"Voted {self.verdict}. Win rates: {shown}"
+
     def action_toggle_blind(self) -> None:
         self.blind = not self.blind
         self.notify("Blind mode on: the next run hides model names until you vote" if self.blind
                     else "Blind mode off", title="Compare")
+
+    # -- past comparisons ------------------------------------------------------------------------
+
+    def action_open_past(self) -> None:
+        session = self.app.session
+        if session is None:
+            self.notify("No relay: pick a profile (ctrl+o)", title="Compare", severity="error")
+            return
+        history = session.history
+        rows = history.comparisons()
+        votes = {row.id: vote for row in rows if (vote := history.vote(row.id)) is not None}
+        self.app.push_screen(PastComparisonsScreen(rows, votes, time.time()), self.open_comparison)
+
+    def open_comparison(self, comparison_id: int | None) -> None:
+        """Show a saved comparison in the columns, as it was saved: no request is made. From
+        there re-run, vote (a blind one nobody voted on), export and continue as chat work."""
+        if comparison_id is None:
+            return
+        stored = load_comparison(self.app.session.history, comparison_id)
+        if stored is None:
+            self.notify(f"Comparison {comparison_id} is no longer in the history", title="Compare",
+                        severity="warning")
+            return
+        if any(not c.finished for c in self.columns):
+            self.notify("Stopped the running comparison; partial answers kept", title="Compare")
+        self.run_worker(partial(self._show_stored, stored), group="compare", exclusive=True)
+
+    async def _show_stored(self, stored: StoredComparison) -> None:
+        session, row = self.app.session, stored.row
+        self.result, self.comparison_id = stored.result, row.id
+        self.voted, self.vote_line, self.verdict = False, "", ""
+        self.run_blind = row.blind
+        self.last = Run(row.prompt, row.system_prompt, tuple(row.models), row.blind)
+        self.dealt = tuple(row.models)
+        self.blind = row.blind  # F6 re-runs it as it was run (ctrl+b changes that)
+        hidden = row.blind and stored.vote is None
+        self.query_one("#cmp-models", Input).value = ", ".join(sorted(row.models) if hidden else row.models)
+        self.query_one("#cmp-system", Input).value = row.system_prompt or ""
+        self.query_one("#cmp-prompt", Input).value = row.prompt
+        prompt_tokens = (len(row.prompt) + len(row.system_prompt or "") + 3) // 4
+        self.columns = [CompareColumn(i, column.model, prompt_tokens=prompt_tokens,
+                                      price=price_of(session.profile, column.model))
+                        for i, column in enumerate(stored.result.columns)]
+        for view, column in zip(self.columns, stored.result.columns, strict=True):
+            view.show_stored(column)
+        if stored.vote is not None:
+            self._take_vote(stored.vote.outcome, stored.vote.winner_model)
+        holder = self.query_one("#cmp-columns", HorizontalScroll)
+        await holder.remove_children()
+        await holder.mount_all(self.columns)
+        self._fit_columns()
+        self._tick()
+        self._show_summary(self.result)
+        self.notify(f"Opened comparison {row.id} ({when(row.created_at, time.time())}) from the history"
+                    + (" (blind: F7 to vote)" if hidden else ""), title="Compare")
 
     # -- models, chat, export, batch -------------------------------------------------------------
 
@@ -461,6 +525,9 @@ class ComparePane(Vertical):
         for _key, title, fmt in EXPORT_FORMATS:
             yield SystemCommand(f"Compare: export as {title}", f"Write the comparison as {fmt} (F8)",
                                 lambda fmt=fmt: self.action_export(fmt))
+        yield SystemCommand("Compare: open a past comparison",
+                            "A comparison or batch prompt from the history, with its answers and "
+                            "figures (F9)", shown(self.action_open_past))
         yield SystemCommand("Compare: batch from a prompt file",
                             "Every prompt × every model, with a results table (ctrl+g)",
                             shown(self.action_batch))
