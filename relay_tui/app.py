@@ -214,6 +214,15 @@ class RelayApp(App):
 
         self.push_screen(ProfilePicker(self.history, self.session), chosen)
 
+    def action_add_profile(self) -> None:
+        from relay_tui.ui.first_run import FirstRunScreen
+
+        def added(session: Session | None) -> None:
+            if session is not None:
+                self.use_session(session)
+
+        self.push_screen(FirstRunScreen(adding=True), added)
+
     def watch_theme(self, theme: str) -> None:
         """Remember a theme the user picks; never the one this run started with (a fallback for a
         broken theme file would overwrite the user's choice in config.toml)."""
@@ -233,6 +242,8 @@ class RelayApp(App):
         yield SystemCommand("Switch model", "Pick a model from the relay (ctrl+t)", self.action_pick_model)
         yield SystemCommand("Switch profile", "Pick a relay profile or the demo relay (ctrl+o)",
                             self.action_pick_profile)
+        yield SystemCommand("Add profile", "A new relay profile: base URL and key (into the keyring)",
+                            self.action_add_profile)
         for pane in LAZY_PANES:
             if not self.query_one(f"TabPane#{pane}").children:
                 yield from self._lazy_commands(pane)

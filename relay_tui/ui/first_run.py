@@ -1,5 +1,8 @@
 """First run: no profile yet. Offer the demo relay, or a form that adds a profile and its key.
 
+The same form adds a profile later (`adding=True`: from the profile picker or the palette); it
+then offers no demo relay and cancels instead of quitting.
+
 The key typed here goes straight into the OS keyring (store.keys); it is never written to the
 config file. Without a keyring backend the form says so and names the environment variable.
 """
@@ -23,12 +26,13 @@ FIELDS = (("profile-name", "Profile name", "e.g. work", False),
 
 
 class FirstRunScreen(Screen):
-    """Dismisses with a Session, or None when the user quits."""
+    """Dismisses with a Session, or None when the user quits (or, adding, cancels)."""
 
     AUTO_FOCUS = "#profile-name"
     BINDINGS = [Binding("ctrl+q", "quit_app", "Quit", priority=True),
                 # priority: a focused Input has ctrl+d (delete right) of its own
-                Binding("ctrl+d", "use_demo", "Use the demo relay", priority=True)]
+                Binding("ctrl+d", "use_demo", "Use the demo relay", priority=True),
+                Binding("escape", "cancel", "Cancel", show=False)]
     DEFAULT_CSS = """
     FirstRunScreen { align: center middle; }
     FirstRunScreen > FormScroll {
@@ -50,19 +54,26 @@ class FirstRunScreen(Screen):
     FirstRunScreen #first-run-buttons Button { margin-right: 2; }
     """
 
-    def __init__(self, problem: str | None = None):
+    def __init__(self, problem: str | None = None, *, adding: bool = False):
         super().__init__()
         self.problem = problem
+        self.adding = adding
 
     def compose(self) -> ComposeResult:
         with FormScroll() as form:
-            form.border_title = "Welcome to relay-tui"
-            yield Static("Try everything on the built-in demo relay (no account, no key), or add "
-                         "your relay below.", id="first-run-intro")
+            if self.adding:
+                form.border_title = "Add a relay profile"
+                yield Static("Its key goes into the OS keyring; the profile into config.toml. Esc "
+                             "cancels.", id="first-run-intro")
+            else:
+                form.border_title = "Welcome to relay-tui"
+                yield Static("Try everything on the built-in demo relay (no account, no key), or "
+                             "add your relay below.", id="first-run-intro")
             reason = Static(Text(self.problem or ""), id="first-run-reason")
             reason.display = bool(self.problem)
             yield reason
-            yield Button("Use the demo relay  (ctrl+d)", id="use-demo", variant="primary")
+            if not self.adding:
+                yield Button("Use the demo relay  (ctrl+d)", id="use-demo", variant="primary")
             with Grid():
                 for field_id, label, placeholder, secret in FIELDS:
                     yield Label(label)
@@ -73,9 +84,19 @@ class FirstRunScreen(Screen):
             yield problem
             with Horizontal(id="first-run-buttons"):
                 yield Button("Add profile", id="add-profile")
-                yield Button("Quit", id="quit")
+                yield Button("Cancel (Esc)" if self.adding else "Quit", id="quit")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "use_demo":
+            return not self.adding
+        if action == "cancel":
+            return self.adding
+        return True
 
     def action_quit_app(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
     @on(Button.Pressed, "#quit")
@@ -145,8 +166,8 @@ class FirstRunScreen(Screen):
             return str(exc)
         finally:
             self.query_one("#api-key", Input).value = ""
-        try:
-            config.save_profile(profile, make_active=True)
+        try:  # a profile added later becomes the active one only if there is none
+            config.save_profile(profile, make_active=not self.adding or not existing.active_profile)
         except config.ConfigError as exc:
             if value["api-key"] and profile.name not in existing.profiles:
                 try:  # the key was stored for a profile that does not exist after all

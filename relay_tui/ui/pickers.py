@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from relay_tui.core.errors import RelayError
@@ -85,7 +85,7 @@ class FuzzyPicker(ModalScreen):
         border: round $primary; background: $surface; padding: 0 1;
     }
     FuzzyPicker OptionList { height: auto; max-height: 20; border: none; }
-    FuzzyPicker .picker-note { color: $text-muted; }
+    FuzzyPicker .picker-note { color: $text-muted; width: 1fr; height: auto; }
     """
 
     def __init__(self, title: str, placeholder: str):
@@ -93,18 +93,26 @@ class FuzzyPicker(ModalScreen):
         self.title_text = title
         self.placeholder = placeholder
         self.items: list[str] = []
+        self.note = ""
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="picker-title")
             yield InOrderInput(placeholder=self.placeholder, id="picker-query")
             yield OptionList(id="picker-options")
-            yield Label("", classes="picker-note", id="picker-note")
+            yield Static("", classes="picker-note", id="picker-note")  # wraps: never cut off
 
     def set_items(self, items: list[str], note: str = "") -> None:
         self.items = items
-        self.query_one("#picker-note", Label).update(Text(note))  # relay text: never markup
+        self.note = note
         self._refilter()
+
+    def show_note(self, note: str) -> None:
+        self.query_one("#picker-note", Static).update(Text(note))  # relay text: never markup
+
+    def note_for(self, shown: int) -> str:
+        """The line under the list when `shown` of the items match the query."""
+        return self.note
 
     def label_for(self, item: str) -> str | Text:
         return item
@@ -114,10 +122,11 @@ class FuzzyPicker(ModalScreen):
         options = self.query_one("#picker-options", OptionList)
         options.clear_options()
         query = self.query_one("#picker-query", Input).value
-        options.add_options(Option(_plain(self.label_for(item)), id=item)
-                            for item in fuzzy_filter(query, self.items))
+        shown = fuzzy_filter(query, self.items)
+        options.add_options(Option(_plain(self.label_for(item)), id=item) for item in shown)
         if options.option_count:
             options.highlighted = 0
+        self.show_note(self.note_for(len(shown)))
 
     def action_move(self, step: int) -> None:
         options = self.query_one("#picker-options", OptionList)
@@ -146,7 +155,7 @@ class ModelPicker(FuzzyPicker):
         self.current = current
 
     def on_mount(self) -> None:
-        self.query_one("#picker-note", Label).update("loading /v1/models …")
+        self.show_note("loading /v1/models …")
         self.load()
 
     @work(exclusive=True)
@@ -156,13 +165,24 @@ class ModelPicker(FuzzyPicker):
         except RelayError as exc:
             self.set_items([], f"could not list models: {exc}")
             return
-        self.set_items(models, f"{len(models)} models · current: {self.current or 'none'}")
+        self.loaded = True
+        self.set_items(models)
+
+    loaded = False
+
+    def note_for(self, shown: int) -> str:
+        if not self.loaded:
+            return self.note
+        total = len(self.items)
+        count = f"{total} models" if shown == total else f"{shown} of {total} models"
+        return f"{count} · current: {self.current or 'none'}"
 
     def label_for(self, item: str) -> str:
         return f"{item}  (current)" if item == self.current else item
 
 
 DEMO_CHOICE = "demo relay (built in, no key)"
+ADD_CHOICE = "+ add a profile…"
 
 
 class ProfilePicker(FuzzyPicker):
@@ -174,11 +194,15 @@ class ProfilePicker(FuzzyPicker):
         self.current = current
 
     def on_mount(self) -> None:
-        from relay_tui.store.config import load_settings
+        from relay_tui.store.config import ConfigError, load_settings
 
-        profiles = list(load_settings().profiles)
-        self.set_items(profiles + [DEMO_CHOICE],
-                       "add profiles with `relay-tui profiles add` or the first-run form")
+        try:
+            profiles = list(load_settings().profiles)
+        except ConfigError as exc:
+            self.set_items([DEMO_CHOICE], str(exc))
+            return
+        self.set_items(profiles + [DEMO_CHOICE, ADD_CHOICE],
+                       "Enter switches to it · the last entry adds a profile")
 
     def label_for(self, item: str) -> str:
         if self.current is not None and item == self.current.profile.name:
@@ -191,12 +215,21 @@ class ProfilePicker(FuzzyPicker):
         from relay_tui.store.config import ConfigError
         from relay_tui.store.keys import KeyringUnavailable
 
+        if item == ADD_CHOICE:
+            from relay_tui.ui.first_run import FirstRunScreen
+
+            self.app.push_screen(FirstRunScreen(adding=True), self._added)
+            return
         try:
             if item == DEMO_CHOICE:
                 session = demo_session(self.history)
             else:
                 session = open_session(self.history, profile_name=item)
         except (SetupError, ConfigError, KeyringUnavailable) as exc:
-            self.query_one("#picker-note", Label).update(str(exc))
+            self.show_note(str(exc))
             return
         self.dismiss(session)
+
+    def _added(self, session) -> None:
+        if session is not None:
+            self.dismiss(session)
