@@ -77,11 +77,20 @@ async def test_send_streams_the_answer_and_saves_it(relay):
         assert options.option_count == 1 and "hello" in str(options.get_option_at_index(0).prompt)
 
 
-async def test_first_model_of_the_relay_when_none_is_chosen(relay):
+async def test_sending_without_a_model_asks_for_one_and_sends_nothing(relay):
     app = chat_app(relay, model=None)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = await send(pilot, "hi")
-        assert app.model and pane.conversation.model == app.model
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        pane = app.query_one(ChatPane)
+        await until(pilot, lambda: pane.query_one(PromptArea).has_focus)
+        await pilot.press(*"hi", "enter")
+        await pilot.pause()
+        assert [(n.title, n.message) for n in app._notifications] == [("Chat", "pick a model first (ctrl+t)")]
+        assert pane.conversation is None and not pane.query(AnswerBlock)
+        assert app.history.conversations() == []
+        assert pane.query_one(PromptArea).text == "hi"  # kept for when a model is chosen
+        app.model = "gpt-4.1"
+        await pilot.press("enter")
+        await settled(pilot)
         assert last_answer_row(pane).state == "done"
 
 

@@ -200,6 +200,10 @@ class ChatPane(Horizontal):
             return
         if self.app.session is None:
             return
+        if not self.app.model and self.conversation is None:
+            # nothing is sent: the prompt stays in the box for when a model is chosen
+            self.notify("pick a model first (ctrl+t)", title="Chat", severity="warning")
+            return
         area.clear()
         edit_from, self._editing = self._editing, None
         self._set_editing(None)
@@ -313,12 +317,9 @@ class ChatPane(Horizontal):
     async def _conversation_for(self, prompt: str | None) -> Conversation:
         """The current conversation on the app's model, started with this prompt if there is none."""
         session = self.app.session
-        model = self.app.model
+        model = self.app.model or (self.conversation.model if self.conversation else None)
         if not model:
-            models = await session.models()
-            if not models:
-                raise RelayError("the relay lists no models: pick one with ctrl+t")
-            model = self.app.model = models[0].id
+            raise RelayError("pick a model first (ctrl+t)")
         conv = self.conversation
         if conv is None:
             title = (prompt or "conversation").strip().splitlines()[0]
