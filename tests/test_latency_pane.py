@@ -171,3 +171,76 @@ def test_latency_pane_snapshot(demo_relay, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=pin)
+
+
+def palette_keys(app) -> dict[str, str]:
+    """Palette title -> its help text, for every command the palette offers now."""
+    return {c.title: c.help for c in app.get_system_commands(app.screen)}
+
+
+@pytest.mark.parametrize("pane", ["ComparePane", "LatencyPane"])
+async def test_every_key_of_the_pane_is_in_the_palette(demo_relay, pane):
+    from relay_tui.ui.compare_pane import ComparePane
+
+    owner, prefix = {"ComparePane": (ComparePane, "Compare"), "LatencyPane": (LatencyPane, "Latency")}[pane]
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot, 0.1)
+        helps = [h for title, h in palette_keys(app).items() if title.startswith(prefix)]
+        for binding in owner.BINDINGS:
+            keys = [k.strip().replace("escape", "esc") for k in binding.key.split(",")]
+            assert any(f"({k}" in h.lower() or f" {k})" in h.lower() for h in helps for k in keys), \
+                f"{pane}: {binding.key} ({binding.description}) is not in the palette"
+
+
+async def run_from_palette(app, pilot, title: str) -> None:
+    from textual.command import CommandInput
+
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    # pasted: during a probe, Pilot waits for the app to go idle after each key it types
+    app.screen.query_one(CommandInput).value = title
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await settle(app, pilot, 0.15)
+
+
+async def test_palette_refreshes_the_table_with_requests_of_another_process(demo_relay):
+    from relay_tui.store.history import History
+
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_latency(app, pilot)
+        table = pane.query_one("#latency-table", DataTable)
+        assert table.row_count == 0
+        with History() as other:  # as `relay-tui chat` in another terminal writes it
+            other.log_request(request_id="rt-else", profile=app.session.profile.name,
+                              model="gemini-2.5-flash", kind="chat", started_at=time.time() - 5,
+                              ttft=0.25, total=0.9, status=200)
+        await pilot.pause(0.5)
+        assert table.row_count == 0  # this app was not told
+        await run_from_palette(app, pilot, "Latency: refresh")
+        assert [r[1] for r in cells(table)] == ["gemini-2.5-flash"]
+
+
+async def test_palette_cancels_the_probe():
+    relay = DemoRelay(time_scale=1.0, accept_keys=(DEMO_KEY, TEST_KEY),
+                      model_overrides={"gpt-4.1": {"ttft": 0.05, "tps": 400, "answer_tokens": 8}})
+    relay.start()
+    try:
+        app = make_app(AppOptions(base_url=relay.base_url))
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await open_latency(app, pilot)
+            await run_from_palette(app, pilot, "Latency: cancel the probe")
+            assert "No probe is running" in [n.message for n in app._notifications][-1]
+            await run_probe(app, pilot, models="gpt-4.1", n=200, c=1)
+            await pilot.pause(0.5)
+            assert pane.has_class("-probing")
+            await run_from_palette(app, pilot, "Latency: cancel the probe")
+            await settle(app, pilot, 0.4)
+            assert not pane.has_class("-probing") and pane.last_probe is None
+            kept = len(app.history.requests())
+            assert 0 < kept < 200
+            assert f"probe cancelled after {kept} of 200 requests" in screen_text(app)
+    finally:
+        relay.stop()

@@ -128,6 +128,11 @@ class LatencyPane(Vertical, can_focus=False):
                             "all time (ctrl+w)", go(self.action_next_window))
         yield SystemCommand("Latency: all profiles or this one", "Toggle the profile filter "
                             "(ctrl+e)", go(self.action_toggle_profiles))
+        yield SystemCommand("Latency: refresh", "Read the table again from the request log, with "
+                            "requests other relay-tui processes made (ctrl+r)",
+                            go(self.action_refresh_latency))
+        yield SystemCommand("Latency: cancel the probe", "Stop a running probe; the requests that "
+                            "finished stay in the table (ctrl+x or esc)", go(self._cancel_from_palette))
 
     # -- filters ----------------------------------------------------------------------------------
 
@@ -288,6 +293,12 @@ class LatencyPane(Vertical, can_focus=False):
     def action_cancel_probe(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
+
+    def _cancel_from_palette(self) -> None:
+        """As ctrl+x, saying so when there is nothing to cancel (esc stays silent)."""
+        if self._probe is None:
+            self.notify("No probe is running (ctrl+n starts one)", title="Latency")
+        self.action_cancel_probe()
 
 
 def _plain(cells) -> tuple[Text, ...]:
