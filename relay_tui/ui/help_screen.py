@@ -58,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
             for title, rows in sections:
                 table = Table(title=title, title_justify="left", show_header=False, box=None,
                               title_style="bold", padding=(0, 1))
-                table.add_column("key", style="bold", width=24, no_wrap=True)  # same in every section
+                table.add_column("key", style="bold", width=20, no_wrap=True)  # same in every section
                 table.add_column("action")
                 for key, description in rows:
                     table.add_row(key, description)
