@@ -14,8 +14,10 @@ import time
 from relay_tui.demo import DemoRelay, answers
 from relay_tui.demo.catalog import MODELS
 from relay_tui.demo.chat import HOSTILE
+from relay_tui.store.config import save_profile
 from relay_tui.store.history import History
 from relay_tui.store.paths import exports_dir, history_path
+from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
 from tests.support.pty_app import ROOT, PtyApp, tokens
 from tests.support.quota_server import QuotaServer
@@ -24,8 +26,10 @@ PLACEHOLDER = "Ask anything"
 
 
 def tui(relay, home) -> PtyApp:
-    return PtyApp(["--base-url", relay.base_url],
-                  {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(home)})
+    """The TUI on a profile for `relay` whose default model is gpt-4.1 (its key from the env)."""
+    save_profile(Profile(name="pty", base_url=relay.base_url, default_model="gpt-4.1"),
+                 make_active=True)
+    return PtyApp([], {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(home)})
 
 
 def type_prompt(app: PtyApp, text: str, placeholder: str = PLACEHOLDER, timeout: float = 20) -> None:
@@ -184,6 +188,12 @@ def test_the_check_finds_every_hostile_sequence_passed_through():
     assert model_sequences("\x1b[1;1H\x1b[38;5;153mhello \x1b[?2026h␛[2J ␇ <U+202E>\r\n") == []
 
 
+def transcript(screen: str) -> str:
+    """The chat transcript's rows (right of the sidebar) joined, so a run of visible controls that
+    wraps onto the next row still reads as one."""
+    return "".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
+
+
 def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
     demo_relay.set_fault("hostile_output")
     with tui(demo_relay, isolated_home) as app:
@@ -193,8 +203,8 @@ def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
         # (the model's text is kept, every control made visible)
         kept = ("␛[2J␛[H␛]0;pwned␇", "␛]8;;https://evil.example/␛\\click", "␇␇",
                 "abc␈␈␈ <U+009B>2J <U+202E>gnp.exe", "TTFT")
-        app.wait_for(lambda s: all(k in s for k in kept) or bool(model_sequences(app.output())), 20,
-                     "the neutralised answer")
+        app.wait_for(lambda s: all(k in transcript(s) for k in kept) or bool(model_sequences(app.output())),
+                     20, "the neutralised answer")
         assert model_sequences(app.output()) == []
 
         app.send("f9")  # export the conversation (Markdown and JSON)
