@@ -199,6 +199,16 @@ async def test_models_with_a_wrong_key_is_an_auth_error(demo_relay):
             await c.models()
 
 
+async def test_models_at_a_wrong_base_url_says_there_is_no_such_endpoint(demo_relay):
+    """A 404 from /models means the base URL is wrong, not that a model is unknown."""
+    base = demo_relay.base_url.removesuffix("/v1") + "/api"
+    async with RelayClient(Profile("p", base, max_retries=0), TEST_KEY) as c:
+        with pytest.raises(BadResponse) as info:
+            await c.models()
+    assert str(info.value).startswith(f"the relay has no /models endpoint at {base}/models (HTTP 404): "
+                                      "check the profile's base URL (it usually ends in /v1) [request rt-")
+
+
 async def test_connection_refused_names_host_and_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

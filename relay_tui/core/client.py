@@ -163,8 +163,16 @@ class RelayClient:
     async def models(self) -> list[ModelInfo]:
         """The relay's model list (GET {base_url}/models), in the relay's order."""
         request_id = new_request_id()
-        response, raw = await self._get(self._url("models"), request_id)
-        body = self._json_reply(response, raw, request_id)
+        url = self._url("models")
+        response, raw = await self._get(url, request_id)
+        try:
+            body = self._json_reply(response, raw, request_id)
+        except UnknownModel as exc:  # a 404 here is no such endpoint, not no such model
+            if exc.status != 404:
+                raise
+            raise BadResponse(f"the relay has no /models endpoint at {relay_text(url)} (HTTP 404): "
+                              f"check the profile's base URL (it usually ends in /v1)",
+                              status=exc.status, request_id=request_id) from None
         items = body.get("data") if isinstance(body, dict) else body
         if not isinstance(items, list):
             raise BadResponse("the relay's /models reply has no model list — is the base URL right?",

@@ -16,20 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from relay_tui.core.errors import RelayError, UnknownModel
-
-
-def models_problem(exc: RelayError, session) -> str:
-    """A failed /v1/models read as a user should read it.
-
-    The core words a 404 as "the relay does not serve the requested model", which is its meaning
-    for a chat request; for the model list it means no such endpoint at that URL.
-    """
-    if isinstance(exc, UnknownModel) and getattr(exc, "status", None) == 404:
-        url = session.profile.base_url.rstrip("/") + "/models"
-        return (f"the relay has no /models endpoint at {url} (HTTP 404): check the profile's base URL "
-                f"(it usually ends in /v1)")
-    return str(exc)
+from relay_tui.core.errors import RelayError
 
 
 async def keys_in_order(widget, event: events.Key, handled_here: bool) -> bool:
@@ -176,7 +163,7 @@ class ModelPicker(FuzzyPicker):
         try:
             models = [m.id for m in await self.session.models()]
         except RelayError as exc:
-            self.set_items([], f"could not list models: {models_problem(exc, self.session)}")
+            self.set_items([], f"could not list models: {exc}")
             return
         self.loaded = True
         self.set_items(models)
