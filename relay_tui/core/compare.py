@@ -104,16 +104,19 @@ class ComparisonResult:
 
     def summary(self) -> dict[str, tuple[str, float | int]]:
         """Winners among the finished columns: label -> (model, figure)."""
-        finished = [c for c in self.columns if c.done is not None]
-        if not finished:
-            return {}
-        ranks: dict[str, tuple[str, float | int]] = {}
+        return {label: (self.columns[index].model, value) for label, (index, value) in self.ranked().items()}
+
+    def ranked(self) -> dict[str, tuple[int, float | int]]:
+        """Winners among the finished columns: label -> (column index, figure). Ties go by model
+        name as in `summary`, then to the leftmost column (a model can fill several)."""
+        finished = [(i, c) for i, c in enumerate(self.columns) if c.done is not None]
+        ranks: dict[str, tuple[int, float | int]] = {}
 
         def pick(label, key, best=min):
-            scored = [(key(c), c.model) for c in finished if key(c) is not None]
+            scored = [(key(c), c.model, i if best is min else -i) for i, c in finished if key(c) is not None]
             if scored:
-                value, model = best(scored)
-                ranks[label] = (model, value)
+                value, _model, index = best(scored)
+                ranks[label] = (abs(index), value)
 
         pick("fastest first token", lambda c: c.done.metrics.ttft)
         pick("fastest output (tok/s)", lambda c: _round(c.done.metrics.tokens_per_s), best=max)

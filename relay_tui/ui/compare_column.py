@@ -189,7 +189,7 @@ class CompareColumn(Vertical):
         else:
             ttft_s = fmt_seconds(ttft)
             rate_s = "–" if rate is None else f"{rate:.1f}"
-        return Text(f"TTFT {ttft_s} · {rate_s} tok/s\n{tokens} tok · {_short_cost(cost)}", style="dim")
+        return Text(f"TTFT {ttft_s} · {rate_s} tok/s\n{tokens} tok · {short_cost(cost)}", style="dim")
 
     def _live_cost(self) -> Cost | None:
         if self.price is None:
@@ -198,7 +198,7 @@ class CompareColumn(Vertical):
         return Cost((self.prompt_tokens * per_in + self.chunks * per_out) / 1_000_000, source)
 
 
-def _short_cost(cost: Cost | None) -> str:
+def short_cost(cost: Cost | None) -> str:
     """Cost in a narrow header: "~" marks an estimate (the export and chat footer say from where)."""
     if cost is None:
         return "$?"

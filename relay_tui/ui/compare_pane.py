@@ -15,11 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, HorizontalScroll, Vertical
+from textual.geometry import Offset, Region
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
@@ -41,10 +43,54 @@ SUMMARY_LABELS = {  # ComparisonResult.summary() label -> (short label, how its 
     "fastest first token": ("first token", None), "fastest output (tok/s)": ("fastest", "{} tok/s"),
     "cheapest ($)": ("cheapest", "${:.4f}"), "shortest answer (chars)": ("shortest", "{} chars"),
     "longest answer (chars)": ("longest", "{} chars")}
+TERSE_LABELS = {  # the same, for a narrow summary: label -> (label or "", figure)
+    "fastest first token": ("TTFT", None), "fastest output (tok/s)": ("", "{} tok/s"),
+    "cheapest ($)": ("", "${:.4f}"), "shortest answer (chars)": ("short", "{} ch"),
+    "longest answer (chars)": ("long", "{} ch")}
 TIMING_LABELS = ("fastest first token", "fastest output (tok/s)")
 HINT = ("Type a prompt and press enter: every model answers at once, side by side.\n"
         "ctrl+l models · ctrl+b blind · ctrl+g batch from a prompt file · F9 past runs\n"
         "tab moves between columns (they scroll sideways when narrow) · F1 every key")
+
+
+class ColumnsRow(HorizontalScroll):
+    """The columns side by side. Scrolled sideways, it comes to rest on a whole column (a
+    mouse or trackpad scrolls by a few cells), and the pane's position line follows."""
+
+    column_width = 0  # cells, every column alike
+    shown = 0  # columns in view at once
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        if self.column_width and isinstance(self.parent, ComparePane):
+            self.parent.show_position()
+            if self._snap is not None:
+                self._snap.stop()
+            self._snap = self.set_timer(0.2, self._come_to_rest)
+
+    _snap = None
+
+    def scroll_to_region(self, region: Region, **kwargs) -> Offset:
+        """Bring a region (a focused column, by tab) into view as whole columns: the least
+        scrolling that shows its columns, landing on a column's edge (Textual would centre it)."""
+        each, shown = self.column_width, self.shown
+        if not each or not shown:
+            return super().scroll_to_region(region, **kwargs)
+        first = round(self.scroll_x / each)
+        left, right = region.x // each, max(region.x, region.right - 1) // each
+        if left < first:
+            first = left
+        elif right > first + shown - 1:
+            first = min(left, right - shown + 1)
+        kwargs.update(center=False, top=False)
+        return super().scroll_to_region(Region(first * each, region.y, shown * each, region.height),
+                                        **kwargs)
+
+    def _come_to_rest(self) -> None:
+        self._snap = None
+        nearest = round(self.scroll_x / self.column_width) * self.column_width
+        if nearest != self.scroll_x:
+            self.scroll_to(x=nearest, animate=False)
 
 
 @dataclass(frozen=True)
@@ -65,11 +111,12 @@ class ComparePane(Vertical):
     ComparePane > .cmp-row > Label { width: 8; color: $text-muted; }
     ComparePane > .cmp-row > Input { width: 1fr; }
     ComparePane #cmp-mode { width: auto; min-width: 0; padding: 0 1; color: $text-warning; }
-    ComparePane #cmp-columns { height: 1fr; margin-top: 1; }
+    ComparePane #cmp-position { height: 1; padding: 0 1; color: $text-accent; }
+    ComparePane #cmp-columns { height: 1fr; scrollbar-size-horizontal: 0; }
     ComparePane #cmp-hint { padding: 1 2; color: $text-muted; width: 1fr; }
     ComparePane #cmp-summary {
         height: auto;
-        max-height: 6;
+        max-height: 2;
         padding: 0 1;
         background: $boost;
         display: none;
@@ -111,6 +158,8 @@ class ComparePane(Vertical):
         self.voted = False
         self.vote_line = ""
         self.verdict = ""
+        self.rates: list[tuple[str, int, int]] = []  # (model, wins, games) after the vote
+        self._summarised: ComparisonResult | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="cmp-row"):
@@ -124,7 +173,8 @@ class ComparePane(Vertical):
             yield Label("Prompt")
             yield Input(id="cmp-prompt", compact=True,
                         placeholder="ask every model at once (enter to run)")
-        with HorizontalScroll(id="cmp-columns"):
+        yield Static(id="cmp-position")
+        with ColumnsRow(id="cmp-columns"):
             yield Static(HINT, id="cmp-hint")
         yield Static(id="cmp-summary")
 
@@ -218,7 +268,7 @@ class ComparePane(Vertical):
         self.columns = [CompareColumn(i, model, prompt_tokens=prompt_tokens,
                                       price=price_of(session.profile, model))
                         for i, model in enumerate(models)]
-        holder = self.query_one("#cmp-columns", HorizontalScroll)
+        holder = self.query_one("#cmp-columns", ColumnsRow)
         await holder.remove_children()
         await holder.mount_all(self.columns)
         self._fit_columns()
@@ -267,16 +317,44 @@ class ComparePane(Vertical):
 
     def on_resize(self) -> None:
         self._fit_columns()
+        if self._summarised is not None:
+            self._show_summary(self._summarised)
 
     def _fit_columns(self) -> None:
-        """Share the width among the columns, but never narrower than MIN_COLUMN: past that the
-        columns scroll sideways (tab moves between them) rather than become unreadable."""
+        """Share the width among the columns, never narrower than MIN_COLUMN: past that as many
+        whole columns as fit are shown, the row is exactly that wide (so scrolling, by tab or
+        the mouse, lands on whole columns) and a line above says which are in view."""
         if not self.columns:
+            self.query_one("#cmp-position", Static).update("")
             return
-        width = self.query_one("#cmp-columns", HorizontalScroll).scrollable_content_region.width
-        each = max(MIN_COLUMN, width // len(self.columns))
+        width = self.size.width
+        count = len(self.columns)
+        shown = max(1, min(count, width // MIN_COLUMN))
+        each = width // shown
+        row = self.query_one("#cmp-columns", ColumnsRow)
+        row.column_width, row.shown = each, shown
+        row.styles.width = each * shown if shown < count else "1fr"
         for column in self.columns:
             column.styles.width = each
+        if shown == count:  # the odd cells go to the last column
+            self.columns[-1].styles.width = width - each * (count - 1)
+        self.show_position()
+
+    def show_position(self) -> None:
+        """"columns A–D of 8 · tab / shift+tab for E–H ▸" while some are out of view."""
+        row = self.query_one("#cmp-columns", ColumnsRow)
+        count, each, shown = len(self.columns), row.column_width, row.shown
+        line = self.query_one("#cmp-position", Static)
+        if not self.columns or not each or shown >= count:
+            line.update("")
+            return
+        first = min(count - shown, round(row.scroll_x / each))
+        last = first + shown - 1
+        left = "◂ " if first else "  "
+        right = " ▸" if last < count - 1 else ""
+        hidden = [c.label for c in self.columns[:first]] + [c.label for c in self.columns[last + 1:]]
+        line.update(Text(f"{left}columns {LABELS[first]}–{LABELS[last]} of {count} · "
+                         f"tab / shift+tab for {', '.join(hidden)}{right}"))
 
     def action_stop(self) -> None:
         if any(not c.finished for c in self.columns):
@@ -300,35 +378,60 @@ class ComparePane(Vertical):
 
     # -- summary and voting ----------------------------------------------------------------------
 
-    def _shown_name(self, model: str) -> str:
-        """A model as the summary shows it: its column letter(s) while blind."""
+    def _shown_name(self, index: int) -> str:
+        """A column as the summary names it: its letter while blind, else its model (and its
+        letter when the model fills more than one column)."""
         if self.hidden:
-            return "/".join(c.label for c in self.columns if c.model == model)
-        return model
+            return LABELS[index]
+        model = self.columns[index].model
+        twice = sum(c.model == model for c in self.columns) > 1
+        return f"{model} ({LABELS[index]})" if twice else model
 
     def _show_summary(self, result: ComparisonResult | None) -> None:
         summary = self.query_one("#cmp-summary", Static)
+        self._summarised = result
         if result is None:
             summary.remove_class("-shown")
             return
-        ranks = []
-        for label, (model, value) in result.summary().items():
-            if self.stable_figures and label in TIMING_LABELS:
-                continue
-            name, unit = SUMMARY_LABELS[label]
-            shown = fmt_seconds(value) if unit is None else unit.format(value)
-            ranks.append(f"{name}: {neutralise(self._shown_name(model))} ({shown})")
-        failed = sum(c.error is not None for c in result.columns)
-        lines = [" · ".join(ranks) or "No column finished."]
-        if failed:
-            lines.append(f"{failed} of {len(result.columns)} columns failed (their errors are in the columns)")
-        if self.hidden:
-            lines.append(f"Blind: F7 to vote ({', '.join(c.label for c in self.columns)}, tie, all bad); "
-                         "names are shown after the vote")
-        elif self.vote_line:
-            lines.append(self.vote_line)
-        summary.update(Text("\n".join(lines)))
+        width = max(20, self.size.width - 2)  # the summary's padding
+        summary.update(Text("\n".join(self._summary_lines(result, width))))
         summary.add_class("-shown")
+
+    def _summary_lines(self, result: ComparisonResult, width: int) -> list[str]:
+        """At most two lines: the ranks in one line where some wording fits (per rank, then
+        per winner, then tersely and by letter), then the state (failures, blind vote, win
+        rates), shortened to fit; a line that still does not fit is cut with "…"."""
+        ranks = [(label, index, value) for label, (index, value) in result.ranked().items()
+                 if not (self.stable_figures and label in TIMING_LABELS)]
+        wordings = [_per_rank(ranks, self._shown_name), _per_winner(ranks, self._shown_name, SUMMARY_LABELS),
+                    _per_winner(ranks, self._shown_name, TERSE_LABELS),
+                    _per_winner(ranks, lambda index: LABELS[index], TERSE_LABELS)]
+        first = next((w for w in wordings if cell_len(w) <= width), wordings[-1]) if ranks \
+            else "No column finished."
+        states = self._state_wordings(result)
+        state = next((w for w in states if cell_len(w) <= width), states[-1]) if states else ""
+        if not state and cell_len(first) > width:  # the ranks may take both lines
+            return _pack(first.split(" · "), width, 2)
+        return [_cut(first, width)] + ([_cut(state, width)] if state else [])
+
+    def _state_wordings(self, result: ComparisonResult) -> list[str]:
+        """The summary's second line, from the fullest wording to the tersest."""
+        failed = sum(c.error is not None for c in result.columns)
+        parts_long, parts_short = [], []
+        if failed:
+            parts_long.append(f"{failed} of {len(result.columns)} columns failed (their errors are in the columns)")
+            parts_short.append(f"{failed} of {len(result.columns)} failed")
+        if self.hidden:
+            parts_long.append(f"Blind: F7 to vote ({', '.join(c.label for c in self.columns)}, tie, "
+                              "all bad); names are shown after the vote")
+            parts_short.append("Blind: F7 to vote; names shown after")
+        elif self.vote_line:
+            parts_long.append(self.vote_line)
+            rates = " · ".join(f"{neutralise(m)} {w}/{g}" for m, w, g in self.rates)
+            parts_short.append(f"Voted {self.verdict} · wins: {rates}")
+        if not parts_long:
+            return []
+        return [" · ".join(parts_long), " · ".join(parts_short)]
 
     def action_vote(self) -> None:
         if self.result is None:
@@ -363,6 +466,7 @@ class ComparePane(Vertical):
         rates = self.app.session.history.win_rates()
         mine = sorted({c.model for c in self.columns} & set(rates),
                       key=lambda m: (-rates[m][0] / rates[m][1], m))
+        self.rates = [(m, rates[m][0], rates[m][1]) for m in mine]
         shown = " · ".join(f"{neutralise(m)} {rates[m][0]}/{rates[m][1]} ({rates[m][0] / rates[m][1]:.0%})"
                            for m in mine)
         self.verdict = {"tie": "a tie", "bad": "all bad"}.get(
@@ -420,7 +524,7 @@ class ComparePane(Vertical):
             view.show_stored(column)
         if stored.vote is not None:
             self._take_vote(stored.vote.outcome, stored.vote.winner_model)
-        holder = self.query_one("#cmp-columns", HorizontalScroll)
+        holder = self.query_one("#cmp-columns", ColumnsRow)
         await holder.remove_children()
         await holder.mount_all(self.columns)
         self._fit_columns()
@@ -531,3 +635,45 @@ class ComparePane(Vertical):
         yield SystemCommand("Compare: batch from a prompt file",
                             "Every prompt × every model, with a results table (ctrl+g)",
                             shown(self.action_batch))
+
+
+def _figure(label: str, value: float | int, labels: dict) -> str:
+    unit = labels[label][1]
+    return fmt_seconds(value) if unit is None else unit.format(value)
+
+
+def _per_rank(ranks: list, name) -> str:
+    """first token: gemini-2.5-flash (479 ms) · fastest: … (one part per rank)."""
+    return " · ".join(f"{SUMMARY_LABELS[label][0]}: {neutralise(name(index))} "
+                      f"({_figure(label, value, SUMMARY_LABELS)})" for label, index, value in ranks)
+
+
+def _per_winner(ranks: list, name, labels: dict) -> str:
+    """gemini-2.5-flash: first token 479 ms, fastest 180.0 tok/s · … (each winner named once)."""
+    wins: dict[str, list[str]] = {}
+    for label, index, value in ranks:
+        word = labels[label][0]
+        wins.setdefault(neutralise(name(index)), []).append(
+            f"{word} {_figure(label, value, labels)}".strip())
+    return " · ".join(f"{who}: {', '.join(what)}" for who, what in wins.items())
+
+
+def _cut(line: str, width: int) -> str:
+    """One line of at most `width` cells, "…" marking a cut."""
+    if cell_len(line) <= width:
+        return line
+    return set_cell_size(line, width - 1) + "…"
+
+
+def _pack(parts: list[str], width: int, lines: int) -> list[str]:
+    """Parts joined by " · " over at most `lines` lines, breaking between parts."""
+    out = [""]
+    for part in parts:
+        joined = f"{out[-1]} · {part}" if out[-1] else part
+        if cell_len(joined) <= width or not out[-1]:
+            out[-1] = joined
+        elif len(out) < lines:
+            out.append("· " + part)
+        else:
+            out[-1] = joined
+    return [_cut(line, width) for line in out]
