@@ -115,6 +115,7 @@ class RelayApp(App):
             self.push_screen(FirstRunScreen(self.setup_problem), self._first_run_done)
         else:
             self.refresh_status()
+        self.set_timer(0.5, _warm_up_rendering)
 
     # -- session --------------------------------------------------------------------------------
 
@@ -261,6 +262,12 @@ class RelayApp(App):
         if self.session is not None:
             await self.session.aclose()
         self.history.close()
+
+
+def _warm_up_rendering() -> None:
+    """Import the markdown renderer (markdown-it, Rich's Markdown, Pygments: ~40 ms) once the
+    first screen is up, so neither the first frame nor the first answer waits for it."""
+    import relay_tui.ui.markdown_blocks  # noqa: F401
 
 
 def make_app(options: AppOptions | None = None, *, settings: Settings | None = None) -> RelayApp:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -30,9 +29,6 @@ DIALOG_CSS = """
 {name} Button {{ margin: 0 0 0 1; }}
 """
 
-_PARSER = MarkdownIt("commonmark")
-
-
 @dataclass(frozen=True)
 class CodeBlock:
     lang: str
@@ -41,8 +37,10 @@ class CodeBlock:
 
 def code_blocks(markdown: str) -> list[CodeBlock]:
     """The fenced (and indented) code blocks of an answer, in order."""
+    from relay_tui.ui.markdown_blocks import parse  # the renderer's parser, loaded on first use
+
     return [CodeBlock(token.info.split()[0] if token.info.strip() else "", token.content)
-            for token in _PARSER.parse(markdown) if token.type in ("fence", "code_block")]
+            for token in parse(markdown) if token.type in ("fence", "code_block")]
 
 
 class TextPrompt(ModalScreen[str | None]):

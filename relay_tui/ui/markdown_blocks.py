@@ -19,13 +19,11 @@ from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.theme import Theme
 
-Line = list[Segment]
-PackedLine = tuple  # (text, style index, text, style index, ...): see Palette
+from relay_tui.ui.packed_lines import Line, PackedLine, Palette
 
 # The parser Rich's Markdown uses, so block boundaries agree with how Rich renders a block.
 _PARSER = MarkdownIt("commonmark").enable("strikethrough").enable("table")
@@ -42,6 +40,11 @@ class Block:
     style_epoch: int = -1  # the renderer generation `lines` were rendered with
     first_line: int = 0  # line (in the parsed text) where markdown-it says the block starts
     tokens: list[Token] | None = None  # this block's share of the tail's parse; dropped once rendered
+
+
+def parse(text: str) -> list[Token]:
+    """markdown-it tokens of `text`, as the renderer sees them."""
+    return _PARSER.parse(text)
 
 
 def split_blocks(tail: str, final: bool) -> tuple[list[Block], list[Block], str]:
@@ -146,35 +149,6 @@ class _ParsedMarkdown(Markdown):
         self.style = "none"
         self.hyperlinks = False
         self.inline_code_lexer = None
-
-
-class Palette:
-    """Styles by index, so stored lines are tuples of str and int only.
-
-    Why: CPython stops tracking such tuples in the garbage collector, so a long answer's
-    thousands of rendered lines add nothing to the cost of a full collection (a list of Rich
-    `Segment`s per line made those pauses grow with the answer).
-    """
-
-    def __init__(self) -> None:
-        self._index: dict[Style | None, int] = {}
-        self._styles: list[Style | None] = []
-
-    def pack(self, line: Line) -> PackedLine:
-        packed: list[str | int] = []
-        for text, style, control in line:
-            if control:  # Rich emits none for markdown; never pass one to the terminal
-                continue
-            index = self._index.get(style)
-            if index is None:
-                index = self._index[style] = len(self._styles)
-                self._styles.append(style)
-            packed += (text, index)
-        return tuple(packed)
-
-    def unpack(self, packed: PackedLine) -> Line:
-        styles = self._styles
-        return [Segment(packed[i], styles[packed[i + 1]]) for i in range(0, len(packed), 2)]
 
 
 class BlockRenderer:

@@ -75,7 +75,7 @@ class QuotaPane(VerticalScroll, can_focus=True):
         self._unsubscribe = self.app.history.subscribe(
             lambda row: loop.call_soon_threadsafe(self._request_logged, row))
         self.set_interval(self.app.settings.quota_refresh_seconds, self.action_refresh_quota)
-        self.show()
+        self.call_after_refresh(self.show)  # hidden at start: not on the first frame's time
         if self.app.session is not None:
             self.action_refresh_quota()
 

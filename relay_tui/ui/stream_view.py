@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from math import inf
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -23,15 +24,11 @@ from textual.strip import Strip
 
 from relay_tui.core.sanitize import neutralise
 from relay_tui.ui.frame_clock import FrameClock
-from relay_tui.ui.markdown_blocks import (
-    Block,
-    BlockRenderer,
-    PackedLine,
-    Palette,
-    fence_is_open,
-    split_blocks,
-)
+from relay_tui.ui.packed_lines import PackedLine, Palette
 from relay_tui.ui.thumb_scrollbar import ThumbScrollBar
+
+if TYPE_CHECKING:
+    from relay_tui.ui.markdown_blocks import Block, BlockRenderer
 
 # Component class -> the Rich Markdown style it supplies (colours come from the Textual theme).
 _COMPONENT_STYLES = {
@@ -213,6 +210,8 @@ class StreamView(ScrollView, can_focus=True):
 
     def _update_tail(self, final: bool) -> None:
         renderer = self._ensure_renderer()
+        from relay_tui.ui.markdown_blocks import fence_is_open, split_blocks  # first answer: ~40 ms
+
         frozen, live, self._tail = split_blocks(self._tail, final)
         previous = {block.source: block for block in self._live if block.width}
         for block in frozen:
@@ -315,6 +314,8 @@ class StreamView(ScrollView, can_focus=True):
         key = (tuple(styles.items()), dark)
         if key != self._renderer_key:
             self._renderer_key = key
+            from relay_tui.ui.markdown_blocks import BlockRenderer
+
             self._renderer = BlockRenderer(
                 styles, _CODE_THEMES[dark], styles["markdown.code_block"], self._palette)
             self._start_reflow()
