@@ -81,11 +81,20 @@ def test_compare_needs_one_client_per_model(demo_relay):
         asyncio.run(anext(compare(clients, MODELS, HI)))
 
 
-async def test_bench_counts_errors_and_reports_percentiles(client, demo_relay):
-    demo_relay.set_fault("unavailable", model="gpt-4.1", times=2)
+async def test_bench_counts_errors_and_reports_percentiles():
+    from relay_tui.demo import DemoRelay
+
+    paced = DemoRelay(time_scale=0.05, accept_keys=(TEST_KEY,))  # tokens ~0.5 ms apart: a decode speed
+    paced.start()
+    paced.set_fault("unavailable", model="gpt-4.1", times=2)
     progress = []
-    result = await bench(client, ["gpt-4.1", "gemini-2.5-flash"], n=10, concurrency=4, messages=HI,
-                         max_tokens=8, on_progress=lambda done, total: progress.append((done, total)))
+    try:
+        async with RelayClient(Profile("p", paced.base_url, max_retries=0), TEST_KEY) as client:
+            result = await bench(client, ["gpt-4.1", "gemini-2.5-flash"], n=10, concurrency=4,
+                                 messages=HI, max_tokens=8,
+                                 on_progress=lambda done, total: progress.append((done, total)))
+    finally:
+        paced.stop()
     first, second = result.per_model
     assert (first.model, first.requests, first.errors, first.error_rate) == ("gpt-4.1", 10, 2, 0.2)
     assert first.error_kinds == {"server": 2}

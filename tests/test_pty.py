@@ -213,8 +213,9 @@ def test_hostile_answers_never_reach_the_terminal(demo_relay, isolated_home):
         app.send("f3")  # the compare pane: every column streams the same hostile answer
         type_prompt(app, "compare this", "ask every model at once")
         app.send("enter")
-        app.wait_for(lambda s: "shortest:" in s and s.count("<U+202E>gnp.exe") >= 2, 20,
-                     "the comparison's summary and neutralised columns")
+        # the summary (worded for the width: lengths as "793 ch" or "793 chars"), columns neutralised
+        app.wait_for(lambda s: re.search(r"\b\d+ ch(ars)?\b", s) and s.count("<U+202E>gnp.exe") >= 2,
+                     20, "the comparison's summary and neutralised columns")
         output = app.output()
     assert model_sequences(output) == []
 

@@ -81,8 +81,8 @@ class Metrics:
     @property
     def tokens_per_s(self) -> float | None:
         n = self.output_tokens
-        if n is None or n < 2 or self.ttft is None or self.total is None:
-            return None
+        if n is None or n < 2 or self.ttft is None or self.total is None or not self.gaps:
+            return None  # no gaps: the text came in one read, so no decode speed can be seen
         span = self.total - self.ttft
         return (n - 1) / span if span > 0 else None
 
