@@ -33,6 +33,7 @@ from relay_tui.core.pricing import price_of
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import fmt_seconds
 from relay_tui.ui.compare_column import LABELS, CompareColumn
+from relay_tui.ui.pickers import InOrderInput
 from relay_tui.ui.compare_dialogs import (MAX_MODELS, ChoiceScreen, ModelsScreen,
                                          PastComparisonsScreen, when)
 
@@ -148,6 +149,7 @@ class ComparePane(Vertical):
         """Deals blind columns their letters (seeded by snapshot tests)."""
         self.columns: list[CompareColumn] = []
         self.available: list[str] = []
+        self._models_problem: str | None = None  # a failed model list, told when the pane shows
         self.last: Run | None = None
         self.dealt: tuple[str, ...] = ()
         """The models in column order of the run started last (a blind run's deal)."""
@@ -164,14 +166,14 @@ class ComparePane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="cmp-row"):
             yield Label("Models")
-            yield Input(id="cmp-models", compact=True, placeholder="model, model, … (ctrl+l to pick)")
+            yield InOrderInput(id="cmp-models", compact=True, placeholder="model, model, … (ctrl+l to pick)")
             yield Label("blind", id="cmp-mode")
         with Horizontal(classes="cmp-row"):
             yield Label("System")
-            yield Input(id="cmp-system", compact=True, placeholder="optional system prompt")
+            yield InOrderInput(id="cmp-system", compact=True, placeholder="optional system prompt")
         with Horizontal(classes="cmp-row"):
             yield Label("Prompt")
-            yield Input(id="cmp-prompt", compact=True,
+            yield InOrderInput(id="cmp-prompt", compact=True,
                         placeholder="ask every model at once (enter to run)")
         yield Static(id="cmp-position")
         with ColumnsRow(id="cmp-columns"):
@@ -191,6 +193,12 @@ class ComparePane(Vertical):
         """Arriving on the pane puts the cursor in the prompt, so its keys work at once."""
         if self.app.focused is None or self not in self.app.focused.ancestors_with_self:
             self.query_one("#cmp-prompt", Input).focus()
+        self._tell_models_problem()
+
+    def _tell_models_problem(self) -> None:
+        if self._models_problem:
+            self.notify(self._models_problem, title="Compare", severity="error")
+            self._models_problem = None
 
     # -- session and models ----------------------------------------------------------------------
 
@@ -206,8 +214,11 @@ class ComparePane(Vertical):
         try:
             models = await self.app.session.models()
         except RelayError as exc:
-            self.notify(f"Cannot list models: {exc}", title="Compare", severity="error")
+            self._models_problem = f"Cannot list models: {exc}"
+            if self.is_on_screen:  # else when the pane is shown: not a Compare toast over Chat
+                self._tell_models_problem()
             return
+        self._models_problem = None
         self.available = [m.id for m in models]
         box = self.query_one("#cmp-models", Input)
         if not box.value:
