@@ -97,3 +97,19 @@ async def test_delete_question_wraps_a_long_title(relay_app):
         await pilot.pause()
         assert f"Delete “{title}” and its 1 messages?" in one_line(relay_app)
         await pilot.press("n")
+
+
+@pytest.mark.parametrize("pane, keys", [
+    ("f3", ("^r Run", "f6 Rerun", "^l Models", "^b Blind", "f7 Vote", "f8 Export")),
+    ("f4", ("^r Refresh quota",)),
+    ("f5", ("^r Refresh", "^w Window", "^e Profiles", "^n Probe", "^x Cancel")),
+])
+async def test_every_panes_footer_fits_80_columns(relay_app, pane, keys):
+    async with relay_app.run_test(size=SMALL) as pilot:
+        prompt = relay_app.query_one(ChatPane).query_one(PromptArea)
+        await until(pilot, lambda: prompt.has_focus)
+        await pilot.press(pane)
+        await until(pilot, lambda: all(k in screen_text(relay_app).splitlines()[-1] for k in keys))
+        footer = relay_app.query_one(Footer)
+        shown = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        assert shown[-1].region.right <= footer.query_one(".-command-palette").region.x

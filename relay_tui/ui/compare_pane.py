@@ -127,7 +127,7 @@ class ComparePane(Vertical):
 
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
-        Binding("f6", "rerun", "Re-run"),
+        Binding("f6", "rerun", "Rerun", tooltip="Re-run the last prompt (blind if blind mode is on)"),
         Binding("escape", "stop", "Stop", show=False),
         Binding("ctrl+l", "choose_models", "Models"),
         Binding("ctrl+b", "toggle_blind", "Blind"),

@@ -51,11 +51,12 @@ class LatencyPane(Vertical, can_focus=False):
     LatencyPane.-probed #probe-table { display: block; }
     """
     BINDINGS = [
-        Binding("ctrl+r", "refresh_latency", "Refresh latency"),
-        Binding("ctrl+w", "next_window", "Next time window"),
-        Binding("ctrl+e", "toggle_profiles", "All profiles / this profile"),
-        Binding("ctrl+n", "probe", "Probe (N requests at concurrency C)"),
-        Binding("ctrl+x,escape", "cancel_probe", "Cancel the probe"),
+        # Short footer labels (it holds them all at 80 columns); F1 help shows the tooltips.
+        Binding("ctrl+r", "refresh_latency", "Refresh", tooltip="Refresh latency (reread the log)"),
+        Binding("ctrl+w", "next_window", "Window", tooltip="Next time window"),
+        Binding("ctrl+e", "toggle_profiles", "Profiles", tooltip="All profiles / this profile"),
+        Binding("ctrl+n", "probe", "Probe", tooltip="Probe: N requests at concurrency C"),
+        Binding("ctrl+x,escape", "cancel_probe", "Cancel", tooltip="Cancel the probe"),
     ]
 
     def __init__(self) -> None:
