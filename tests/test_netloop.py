@@ -105,7 +105,7 @@ async def test_callbacks_run_on_the_callers_loop_in_order(demo_relay):
 
     async with ThreadedClient(Profile("work", demo_relay.base_url, max_retries=2), TEST_KEY) as client:
         async for event in client.stream_chat(HI, "gpt-4.1", on_retry=lambda n: note(f"retry {n.attempt}"),
-                                              on_first_token=lambda: note("first")):
+                                              on_first_token=lambda ttft: note("first")):
             note(type(event).__name__)
     me = threading.current_thread().name
     assert calls[:3] == [("retry 1", True, me), ("first", True, me), ("Delta", True, me)]

@@ -211,7 +211,7 @@ class RelayClient:
     async def stream_chat(self, messages: list[dict], model: str, *, temperature: float | None = None,
                           max_tokens: int | None = None, request_id: str | None = None,
                           on_retry: Callable[[RetryNotice], None] | None = None,
-                          on_first_token: Callable[[], None] | None = None,
+                          on_first_token: Callable[[float], None] | None = None,
                           max_retries: int | None = None,
                           ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
         """Stream one chat completion. Retries only before the first token (announced through
@@ -512,7 +512,7 @@ class _Attempt:
     """
 
     metrics: Metrics
-    on_first_token: Callable[[], None] | None
+    on_first_token: Callable[[float], None] | None  # called with the TTFT, as it will be stored
     t0: float = 0.0
     chunks: int = 0
     last: float = 0.0
@@ -523,7 +523,7 @@ class _Attempt:
         if self.chunks == 0:
             m.ttft = now - self.t0
             if self.on_first_token is not None:
-                self.on_first_token()
+                self.on_first_token(m.ttft)
         else:
             m.gaps.append(now - self.last)
         if m.ttfat is None and any(type(e) is Delta for e in events):

@@ -34,10 +34,11 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class FirstToken:
-    """The client saw the column's first token (`at`, perf_counter, on the caller's loop): a live
-    TTFT of `FirstToken.at - Sent.at` is the figure the column's Done will carry, to a few ms."""
+    """The client saw the column's first token: `ttft` is the client's own figure (what the
+    column's Done will carry), `at` when the caller's loop heard of it (perf_counter)."""
 
     at: float
+    ttft: float
 
 
 class _ColumnClient:
@@ -53,8 +54,8 @@ class _ColumnClient:
         self.on_event(self.index, notice)
         self.on_event(self.index, Sent(perf_counter() + notice.delay, notice.attempt + 1))
 
-    def _first_token(self) -> None:
-        self.on_event(self.index, FirstToken(perf_counter()))
+    def _first_token(self, ttft: float) -> None:
+        self.on_event(self.index, FirstToken(perf_counter(), ttft))
 
     async def stream_chat(self, messages: list[dict], model: str, **params: Any) -> AsyncIterator[Any]:
         stream = self.client.stream_chat(messages, model, on_retry=self._retry,

@@ -200,7 +200,7 @@ class ThreadedClient:
 
     async def stream_chat(self, messages: list[dict], model: str, *,
                           on_retry: Callable[[RetryNotice], None] | None = None,
-                          on_first_token: Callable[[], None] | None = None,
+                          on_first_token: Callable[[float], None] | None = None,
                           **params: Any) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
         """RelayClient.stream_chat read on the network loop. Closing or cancelling this
         generator cancels the network side and waits (briefly) until it has let go of the
@@ -210,7 +210,7 @@ class ThreadedClient:
         if on_retry is not None:
             params["on_retry"] = lambda notice: caller.call_soon_threadsafe(on_retry, notice)
         if on_first_token is not None:
-            params["on_first_token"] = lambda: caller.call_soon_threadsafe(on_first_token)
+            params["on_first_token"] = lambda ttft: caller.call_soon_threadsafe(on_first_token, ttft)
         started: list[asyncio.Task] = []
 
         async def pump() -> None:

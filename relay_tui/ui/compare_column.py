@@ -59,6 +59,7 @@ class CompareColumn(Vertical):
         self.price = price  # (USD per 1M in, per 1M out, source) for the live estimate
         self.started: float | None = None  # perf_counter when the request (attempt) went out
         self.first: float | None = None  # perf_counter of its first token
+        self.ttft: float | None = None  # the client's TTFT for it (what Done will carry)
         self.retry: RetryNotice | None = None
         self.chunks = 0
         self.thinking = False
@@ -94,16 +95,16 @@ class CompareColumn(Vertical):
 
     def take_sent(self, at: float, attempt: int) -> None:
         """The request (or, after a retry, the next attempt) goes out at `at`."""
-        self.started, self.first, self.dirty = at, None, True
+        self.started, self.first, self.ttft, self.dirty = at, None, None, True
         if attempt == 1:
             self.retry = None
 
     def take_retry(self, notice: RetryNotice) -> None:
         self.retry, self.dirty = notice, True
 
-    def take_first_token(self, at: float) -> None:
+    def take_first_token(self, at: float, ttft: float) -> None:
         if self.first is None:
-            self.first, self.retry, self.dirty = at, None, True
+            self.first, self.ttft, self.retry, self.dirty = at, ttft, None, True
 
     def take_text(self, text: str) -> None:
         self._count()
@@ -117,6 +118,7 @@ class CompareColumn(Vertical):
     def _count(self) -> None:
         if self.first is None:  # a client that does not report its first token
             self.first, self.retry = perf_counter(), None
+            self.ttft = None if self.started is None else self.first - self.started
         self.chunks += 1
         self.dirty = True
 
@@ -179,7 +181,7 @@ class CompareColumn(Vertical):
                      f"{'~' if m.output_tokens_estimated else ''}"
         else:
             now = perf_counter()
-            ttft = None if self.first is None or self.started is None else self.first - self.started
+            ttft = self.ttft
             span = 0.0 if self.first is None else now - self.first
             rate = (self.chunks - 1) / span if self.chunks > 1 and span > 0 else None
             cost = self._live_cost()

@@ -306,7 +306,7 @@ class ComparePane(Vertical):
             elif isinstance(item, Sent):
                 column.take_sent(item.at, item.attempt)
             elif isinstance(item, FirstToken):
-                column.take_first_token(item.at)
+                column.take_first_token(item.at, item.ttft)
             elif isinstance(item, RetryNotice):
                 column.take_retry(item)
 
