@@ -146,6 +146,23 @@ async def test_model_and_request_ids_are_shown_as_plain_text(demo_relay):
         assert "Waterfall of rt-[/id] ([/v1] [b]x[/b] ␛]0;pwned␇, chat)" in text
 
 
+async def test_the_sparkline_needs_two_samples(demo_relay):
+    """One TTFT has no trend: the sparkline stays away (it drew a solid bar across the pane)."""
+    from textual.widgets import Sparkline
+
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    log = dict(profile=app.session.profile.name, model="gpt-4.1", kind="chat", total=0.5, status=200)
+    app.history.log_request(request_id="rt-1", started_at=time.time() - 9, ttft=0.2, **log)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_latency(app, pilot)
+        spark = pane.query_one("#latency-spark", Sparkline)
+        assert not spark.display and "TTFT of the last 1 request to gpt-4.1" in screen_text(app)
+        app.history.log_request(request_id="rt-2", started_at=time.time() - 5, ttft=0.3, **log)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot, 0.2)
+        assert spark.display and spark.data == [200.0, 300.0]
+
+
 def test_latency_pane_snapshot(demo_relay, snap_compare):
     app = make_app(AppOptions(base_url=demo_relay.base_url))
     noon = time.mktime((2025, 6, 14, 12, 0, 0, 0, 0, -1))

@@ -207,6 +207,7 @@ class LatencyPane(Vertical, can_focus=False):
         ttfts = recent_ttfts(self.app.history, profile=profile, model=model, limit=SPARK,
                              since=self.since)
         spark.data = [t * 1000 for t in ttfts]
+        spark.display = len(ttfts) >= 2  # one sample drew a solid bar across the pane: no trend
         span = f"{min(ttfts) * 1000:.0f}–{max(ttfts) * 1000:.0f} ms" if ttfts else "none succeeded"
         plural = "s" if len(ttfts) != 1 else ""
         where = neutralise(f" request{plural} to {model} via {profile}: ")
