@@ -488,7 +488,7 @@ async def open_in_app(url: str, conv_id: int, messages: int) -> tuple[float, flo
 
     app = make_app(AppOptions(base_url=url))
     async with app.run_test(size=SCREEN) as pilot:
-        await pilot.pause()
+        await pilot.pause(0.7)  # the app's idle work after its first frame is done, as for a user
         pane = app.query_one(ChatPane)
         started = time.perf_counter()
         rows = app.history.messages(conv_id)

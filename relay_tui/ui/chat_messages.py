@@ -67,8 +67,7 @@ class AnswerBlock(Vertical):
     DEFAULT_CSS = """
     AnswerBlock { height: auto; margin: 1 0 0 0; padding: 0 0 0 1; border-left: blank $accent; }
     AnswerBlock:focus-within { border-left: outer $accent; }
-    AnswerBlock > Collapsible { display: none; border: none; padding: 0; margin: 0 0 1 0; }
-    AnswerBlock.-reasoning > Collapsible { display: block; }
+    AnswerBlock > Collapsible { border: none; padding: 0; margin: 0 0 1 0; }
     AnswerBlock Collapsible Contents { padding: 0 0 0 2; }
     AnswerBlock .reasoning-text { color: $text-muted; text-style: italic; }
     AnswerBlock > .answer-status { color: $text-muted; height: auto; }
@@ -83,6 +82,8 @@ class AnswerBlock(Vertical):
         self._initial = text
         self._reasoning: list[str] = [reasoning] if reasoning else []
         self._reasoning_shown = 0
+        self._reasoning_box: Collapsible | None = None  # mounted with the first reasoning
+        self._reasoning_text: Static | None = None
         self._retry: tuple[float, RetryNotice] | None = None
         self.status_text = ""
         self.started = time.monotonic()  # live figures while streaming (`begin` resets them)
@@ -92,8 +93,8 @@ class AnswerBlock(Vertical):
         self._live = False
 
     def compose(self) -> ComposeResult:
-        with Collapsible(title="Reasoning", collapsed=True):
-            yield Static("", classes="reasoning-text")
+        # The reasoning Collapsible (four widgets) is mounted only for an answer that has some:
+        # opening a conversation mounts fewer widgets, and lays out and styles fewer.
         yield AnswerView(self._initial)
         yield Static("", classes="answer-status")
 
@@ -159,9 +160,15 @@ class AnswerBlock(Vertical):
         count = sum(map(len, self._reasoning))
         if count != self._reasoning_shown:
             self._reasoning_shown = count
-            self.add_class("-reasoning")
-            self.query_one(Collapsible).title = f"Reasoning ({count:,} characters)"
-            self.query_one(".reasoning-text", Static).update(Text(neutralise(self.reasoning)))
+            title = f"Reasoning ({count:,} characters)"
+            if self._reasoning_box is None:
+                self.add_class("-reasoning")
+                self._reasoning_text = Static("", classes="reasoning-text")
+                self._reasoning_box = Collapsible(self._reasoning_text, title=title, collapsed=True)
+                self.mount(self._reasoning_box, before=0)
+            else:
+                self._reasoning_box.title = title
+            self._reasoning_text.update(Text(neutralise(self.reasoning)))
         if self._retry is not None:
             deadline, notice = self._retry
             left = deadline - time.monotonic()

@@ -30,8 +30,9 @@ class Flushable(Protocol):
 _clocks: WeakKeyDictionary[App, FrameClock] = WeakKeyDictionary()
 
 
-def _tune_collector() -> None:
-    """Keep garbage collection from pausing frames; once per process, at the first view.
+def tune_collector() -> None:
+    """Keep garbage collection from pausing frames; once per process (the app calls it when its
+    first screen is up, else the first view does).
 
     Why (measured at 4 columns): each frame's transient strips outlive a 700-allocation young
     collection and get promoted, so a full collection ran about once a second and scanned the
@@ -61,7 +62,7 @@ class FrameClock:
     def of(cls, app: App) -> FrameClock:
         clock = _clocks.get(app)
         if clock is None:
-            _tune_collector()
+            tune_collector()
             clock = _clocks[app] = cls(app)
         return clock
 
