@@ -219,3 +219,33 @@ def test_any_chunking_gives_the_same_events(cuts):
             merged.append(event)
     assert text_of(merged, Reasoning) == "hmm" and [e for e in merged if isinstance(e, Delta)] == EXPECTED[2:]
     assert parser.done and parser.finish_reason == "stop" and parser.usage.completion_tokens == 7
+
+
+ODD = [chunk("big ") + b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":'
+       + b"1" * 400 + b',"cost":NaN}}\n\n', b'data: {"choices":[{"delta":{"content":"\\ud800x"}}]}\n\n',
+       chunk("fine"), b"data: [DONE]\n\n"]
+
+
+def test_payloads_orjson_refuses_read_as_json_reads_them():
+    """NaN, a 400-digit count, a lone surrogate: orjson refuses them, json takes them; the
+    decoder falls back, so they are what they were (counts and costs dropped, text kept)."""
+    events, parser = run(*ODD)
+    assert [e.text for e in events] == ["big ", "\ud800x", "fine"]
+    assert parser.usage.completion_tokens is None and parser.usage.relay_cost is None
+
+
+def test_without_orjson_the_events_are_the_same():
+    """A platform with no orjson wheel parses with json alone, to the same events."""
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['orjson'] = None\n"  # `import orjson` now fails
+              "from tests.test_sse import ODD, STREAM, run\n"
+              "import relay_tui.core.sse as sse\n"
+              "assert sse._fast_loads.__module__ == 'relay_tui.core.sse'\n"
+              "print(repr([(type(e).__name__, e.text) for e in run(*ODD)[0] + run(STREAM)[0]]))\n")
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    alone = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=root)
+    mine = [(type(e).__name__, e.text) for e in run(*ODD)[0] + run(STREAM)[0]]
+    assert alone.stdout.strip() == repr(mine)

@@ -17,6 +17,7 @@ import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from time import perf_counter
@@ -208,15 +209,26 @@ class RelayClient:
                               status=status, request_id=request_id)
         return body
 
-    async def stream_chat(self, messages: list[dict], model: str, *, temperature: float | None = None,
-                          max_tokens: int | None = None, request_id: str | None = None,
-                          on_retry: Callable[[RetryNotice], None] | None = None,
-                          on_first_token: Callable[[float], None] | None = None,
-                          max_retries: int | None = None,
+    async def stream_chat(self, messages: list[dict], model: str, **params: Any,
                           ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
-        """Stream one chat completion. Retries only before the first token (announced through
-        `on_retry`; `max_retries` overrides the profile's); after that any failure is raised,
-        the partial text having been yielded."""
+        """Stream one chat completion, event by event (see `stream_chat_chunks`)."""
+        async with aclosing(self.stream_chat_chunks(messages, model, **params)) as chunks:
+            async for events in chunks:
+                for event in events:
+                    yield event
+
+    async def stream_chat_chunks(self, messages: list[dict], model: str, *,
+                                 temperature: float | None = None, max_tokens: int | None = None,
+                                 request_id: str | None = None,
+                                 on_retry: Callable[[RetryNotice], None] | None = None,
+                                 on_first_token: Callable[[float], None] | None = None,
+                                 max_retries: int | None = None,
+                                 ) -> AsyncIterator[list[Delta | Reasoning | Usage | Done]]:
+        """Stream one chat completion: the events of each received chunk as one list (one async
+        hop per chunk, not per token: what bench uses; a whole answer can be one chunk).
+        Retries only before the first token (announced through `on_retry`; `max_retries`
+        overrides the profile's); after that any failure is raised, the partial text having
+        been yielded."""
         retries = self.profile.max_retries if max_retries is None else max_retries
         request_id = request_id or new_request_id()
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
@@ -230,8 +242,7 @@ class RelayClient:
             run = _Attempt(metrics, on_first_token)
             try:
                 async for events in self._attempt(body, model, run):
-                    for event in events:
-                        yield event
+                    yield events
                 return
             except _RejectsStreamOptions:
                 self._send_stream_options = False

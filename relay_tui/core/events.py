@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+# Delta and Reasoning are made once per token: not frozen, whose __init__ costs 0.6 us to 0.26.
+@dataclass(slots=True)
 class Delta:
     """A piece of answer text (`delta.content`)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reasoning:
     """A piece of reasoning text (`reasoning_content`, `reasoning`, or a `<think>` block)."""
 

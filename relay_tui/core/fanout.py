@@ -174,12 +174,12 @@ async def bench(client: RelayClient, models: Sequence[str], n: int, concurrency:
 async def _one(client: RelayClient, model: str, messages: list[dict],
                max_tokens: int | None) -> BenchRecord:
     record = BenchRecord(model, time.time())
-    try:
-        async with aclosing(client.stream_chat(messages, model, max_tokens=max_tokens,
-                                               max_retries=0)) as stream:
-            async for event in stream:
-                if isinstance(event, Done):
-                    record.done = event
+    try:  # chunk by chunk: bench reads no text, and a hop per token was a tenth of its time
+        async with aclosing(client.stream_chat_chunks(messages, model, max_tokens=max_tokens,
+                                                      max_retries=0)) as stream:
+            async for events in stream:
+                if isinstance(events[-1], Done):
+                    record.done = events[-1]
     except RelayError as err:
         record.error = err
     return record

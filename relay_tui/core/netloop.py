@@ -157,8 +157,8 @@ class ThreadedClient:
     """RelayClient's API for a caller on one loop, with the RelayClient on a NetworkThread.
 
     Duck-typed: it has what core code uses of a client (`profile`, `models`, `get_json`,
-    `stream_chat`, `classify_reply`, `aclose`). Callbacks run on the caller's loop; a
-    RelayError arrives as the same exception object (type, message, metrics).
+    `stream_chat`, `stream_chat_chunks`, `classify_reply`, `aclose`). Callbacks run on the
+    caller's loop; a RelayError arrives as the same exception object (type, message, metrics).
     """
 
     def __init__(self, profile: Profile, api_key: str | None, key_source: str | None = None, *,
@@ -198,11 +198,19 @@ class ThreadedClient:
             finally:
                 await self._net.astop()
 
-    async def stream_chat(self, messages: list[dict], model: str, *,
-                          on_retry: Callable[[RetryNotice], None] | None = None,
-                          on_first_token: Callable[[float], None] | None = None,
-                          **params: Any) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
-        """RelayClient.stream_chat read on the network loop. Closing or cancelling this
+    async def stream_chat(self, messages: list[dict], model: str, **params: Any,
+                          ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
+        """RelayClient.stream_chat read on the network loop, event by event."""
+        async with aclosing(self.stream_chat_chunks(messages, model, **params)) as chunks:
+            async for events in chunks:
+                for event in events:
+                    yield event
+
+    async def stream_chat_chunks(self, messages: list[dict], model: str, *,
+                                 on_retry: Callable[[RetryNotice], None] | None = None,
+                                 on_first_token: Callable[[float], None] | None = None,
+                                 **params: Any) -> AsyncIterator[list[Delta | Reasoning | Usage | Done]]:
+        """RelayClient.stream_chat_chunks read on the network loop. Closing or cancelling this
         generator cancels the network side and waits (briefly) until it has let go of the
         connection, as the direct client does."""
         caller = asyncio.get_running_loop()
@@ -214,9 +222,9 @@ class ThreadedClient:
         started: list[asyncio.Task] = []
 
         async def pump() -> None:
-            async with aclosing(self._client.stream_chat(messages, model, **params)) as stream:
-                async for event in stream:
-                    inbox.put(event)
+            async with aclosing(self._client.stream_chat_chunks(messages, model, **params)) as stream:
+                async for events in stream:
+                    inbox.put(events)
 
         def begin() -> None:  # on the network loop
             task = asyncio.get_running_loop().create_task(pump())

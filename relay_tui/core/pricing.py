@@ -114,6 +114,7 @@ def _genai_ref(model: str) -> tuple[str, str | None] | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # bench repeats one request: calc_price's Decimal sums once, not per call
 def _genai_cost(model: str, prompt: int, completion: int, cached: int) -> float | None:
     ref = _genai_ref(model)
     if ref is None:
