@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from relay_tui.core.sanitize import neutralise
-from relay_tui.ui.pickers import fuzzy_filter  # the chat model picker's matcher
+from relay_tui.ui.pickers import InOrderInput, fuzzy_filter, move_highlight
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -110,10 +110,7 @@ class ModelsScreen(ModalScreen[list[str] | None]):
         return [m for m in self.available if m in self.ticked]
 
     def action_move(self, step: int) -> None:
-        shown = self.query_one(SelectionList)
-        if shown.option_count:
-            current = shown.highlighted or 0
-            shown.highlighted = max(0, min(shown.option_count - 1, current + step))
+        move_highlight(self.query_one(SelectionList), step)  # a SelectionList is an OptionList
 
     def action_toggle(self) -> None:
         shown = self.query_one(SelectionList)
@@ -191,7 +188,7 @@ class PastComparisonsScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Open a past comparison", classes="dialog-title")
-            yield Input(placeholder="type to search prompts and models", id="past-query")
+            yield InOrderInput(placeholder="type to search prompts and models", id="past-query")
             yield OptionList(id="past-list")
             yield Static(id="past-note")
             yield Label("↑↓: move · enter: open (no request is made) · esc: cancel",
@@ -230,10 +227,7 @@ class PastComparisonsScreen(ModalScreen[int | None]):
                              "\n", ("       " + details, "dim"))
 
     def action_move(self, step: int) -> None:
-        options = self.query_one("#past-list", OptionList)
-        if options.option_count:
-            current = options.highlighted or 0
-            options.highlighted = max(0, min(options.option_count - 1, current + step))
+        move_highlight(self.query_one("#past-list", OptionList), step)
 
     @on(Input.Submitted, "#past-query")
     def _submit(self) -> None:

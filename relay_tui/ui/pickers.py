@@ -73,6 +73,13 @@ def _plain(label: str | Text) -> Text:
     return Text(label) if isinstance(label, str) else label
 
 
+def move_highlight(options: OptionList, step: int) -> None:
+    """Up/down from a search box: move the list's highlight, stopping at either end."""
+    if options.option_count:
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+
 class FuzzyPicker(ModalScreen):
     """Type to filter, up/down to move, Enter to choose, Esc to cancel."""
 
@@ -129,10 +136,7 @@ class FuzzyPicker(ModalScreen):
         self.show_note(self.note_for(len(shown)))
 
     def action_move(self, step: int) -> None:
-        options = self.query_one("#picker-options", OptionList)
-        if options.option_count:
-            current = options.highlighted or 0
-            options.highlighted = max(0, min(options.option_count - 1, current + step))
+        move_highlight(self.query_one("#picker-options", OptionList), step)
 
     @on(Input.Submitted, "#picker-query")
     def _submit_query(self) -> None:
