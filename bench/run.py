@@ -441,9 +441,7 @@ def stream_render(sizes: Sizes) -> list[Row]:
                      sr.Scenario("(b) 4 cols x 5000 tok @ 50/s", 4, 5000, 50.0, True, 30.0)]
     rows = []
     for scenario, target in zip(scenarios, (1.5, 1.05)):
-        overrides = {model: {"ttft": 0.0, "tps": scenario.tps, "answer_tokens": scenario.tokens,
-                             "reasoning_tokens": 0} for model in sr.MODELS}
-        relay = DemoRelay(time_scale=1.0, model_overrides=overrides)
+        relay = DemoRelay(time_scale=1.0, model_overrides=sr.relay_overrides(scenario))
         url = relay.start()
         try:
             view = asyncio.run(sr.run(url, scenario, naive=False))

@@ -220,6 +220,15 @@ async def replay_last_window(widgets: list[TimedView], columns: list[Column],
                for at, cost in column.renders if start <= at <= ended)
 
 
+def relay_overrides(scenario: Scenario) -> dict:
+    """The demo models for a scenario: no first-token delay, its pace and length, no reasoning,
+    and an answer that repeats a section as long as the growth windows (varied markdown within
+    it), so the first and the last window hold the same text and their ratio is growth alone."""
+    window = min(1000, scenario.tokens // 5)
+    return {model: {"ttft": 0.0, "tps": scenario.tps, "answer_tokens": scenario.tokens,
+                    "answer_period": window, "reasoning_tokens": 0} for model in MODELS}
+
+
 def view_sink(view: StreamView):
     async def sink(text: str) -> None:
         view.append(text)
@@ -354,9 +363,7 @@ def main() -> None:
                      Scenario("(b) 4 cols x 5000 tok @ 50/s", 4, 5000, 50.0, True, 30.0)]
     rows = []
     for scenario in scenarios:
-        overrides = {model: {"ttft": 0.0, "tps": scenario.tps, "answer_tokens": scenario.tokens,
-                             "reasoning_tokens": 0} for model in MODELS}
-        relay = DemoRelay(time_scale=1.0, model_overrides=overrides)
+        relay = DemoRelay(time_scale=1.0, model_overrides=relay_overrides(scenario))
         url = relay.start()
         try:
             for naive in (False, True):

@@ -467,6 +467,21 @@ def test_first_token_delay_is_accurate():
     assert abs(best[1] - (0.2 + 49 / 500)) < 0.025, runs
 
 
+def test_answer_period_repeats_one_section():
+    """bench times its first and last windows of a long answer; with a period they hold the same text."""
+    relay = DemoRelay(time_scale=0, model_overrides={"gpt-4.1": {"answer_tokens": 250, "answer_period": 100}})
+    url = relay.start()
+    try:
+        with httpx.Client(base_url=url, headers=AUTH, timeout=10) as c:
+            raw = stream_raw(c, chat_body()).content
+    finally:
+        relay.stop()
+    tokens = deltas(raw)
+    assert len(tokens) == 250 == usage_of(raw)["completion_tokens"]
+    assert tokens[:100] == tokens[100:200] and tokens[200:] == tokens[:50]
+    assert tokens[99] == "\n\n" and len(set(tokens[:99])) > 20
+
+
 def test_time_scale_halves_delays():
     relay = DemoRelay(time_scale=0.5, model_overrides={"gpt-4.1": {"ttft": 0.2, "answer_tokens": 5}})
     relay.start()

@@ -23,6 +23,7 @@ class ModelSpec:
     output_usd_per_m: float     # USD per 1M completion tokens
     reasoning_tokens: int = 0   # reasoning tokens streamed before the answer (0 = not a reasoner)
     answer_tokens: int | None = None  # fixed answer length; None = varied (120-300) per prompt
+    answer_period: int | None = None  # the answer repeats its first N tokens (equal windows to time)
     context_length: int = 128_000
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:

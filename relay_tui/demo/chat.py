@@ -84,7 +84,12 @@ def plan(req: ChatRequest, faults: dict, seed: int) -> tuple[list[tuple[bool, st
     prompt = answers.last_user_text(req.messages)
     spec = req.spec
     n_answer = spec.answer_tokens if spec.answer_tokens is not None else answers.answer_length(seed, spec.id, prompt)
-    content = list(answers.answer_tokens(seed, spec.id, prompt, n_answer))
+    period = spec.answer_period
+    if period and n_answer > period:  # a section of `period` tokens (the last a blank line), again
+        section = list(answers.answer_tokens(seed, spec.id, prompt, period - 1)) + ["\n\n"]
+        content = (section * -(-n_answer // period))[:n_answer]
+    else:
+        content = list(answers.answer_tokens(seed, spec.id, prompt, n_answer))
     if "hostile_output" in faults:
         content[3:3] = HOSTILE
     n_reason = spec.reasoning_tokens
