@@ -118,6 +118,8 @@ class StreamView(ScrollView, can_focus=True):
         self._tail = ""  # neutralised source that is not frozen yet
         self._tail_dirty = False
         self._finishing = False
+        self.complete = False
+        """The whole text is known (set_text, or finish() after a stream); the frame clock reads it."""
         self._blocks: list[Block] = []  # frozen blocks, each rendered once per width
         self._lines: list[PackedLine] = []  # frozen blocks' lines, one blank line between blocks
         self._live: list[Block] = []  # the tail's blocks as rendered last frame
@@ -151,7 +153,7 @@ class StreamView(ScrollView, can_focus=True):
 
     def finish(self) -> None:
         """The answer is complete: the last block is frozen once the queued text is shown."""
-        self._finishing = True
+        self._finishing = self.complete = True
         self._schedule()
 
     def clear(self) -> None:
@@ -164,7 +166,7 @@ class StreamView(ScrollView, can_focus=True):
         self._reset()
         self._raw = [text] if text else []
         self._tail = neutralise(text)
-        self._tail_dirty = self._finishing = True
+        self._tail_dirty = self._finishing = self.complete = True
         if self._width_now() > 0:
             self.flush_frame(inf)
         else:
