@@ -307,6 +307,26 @@ async def test_reopened_conversation_shows_its_states(relay):
         assert app.model == "gpt-4.1"
 
 
+async def test_a_reopened_answer_has_the_footer_it_had_live(monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    paced = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,),  # paced, so tok/s can be measured
+                      model_overrides={"gpt-4.1": {"ttft": 0.01, "tps": 400.0, "answer_tokens": 60}})
+    paced.start()
+    try:
+        app = chat_app(paced)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await send(pilot, "hello")
+            live = pane.query_one(AnswerBlock).status_text
+            assert " tok/s" in live and "– tok/s" not in live
+            conv = pane.conversation.id
+            await pilot.press("ctrl+n")
+            pane.open_conversation(conv)
+            await settled(pilot)
+            assert pane.query_one(AnswerBlock).status_text == live
+    finally:
+        paced.stop()
+
+
 async def test_palette_reaches_the_chat_actions(relay):
     app = chat_app(relay)
     async with app.run_test(size=SIZE) as pilot:

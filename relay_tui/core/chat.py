@@ -126,7 +126,8 @@ def stored_done(row) -> Done | None:
     if row.state != "done" or not row.metrics:
         return None
     known = {k: v for k, v in row.metrics.items() if k in _METRIC_FIELDS}
-    metrics = Metrics(request_id=row.request_id or "", served_model=row.served_model, **known)
+    metrics = Metrics(request_id=row.request_id or "", served_model=row.served_model,
+                      stored_tokens_per_s=row.metrics.get("tokens_per_s"), **known)
     cost = Cost(row.cost_usd, row.cost_source) if row.cost_usd is not None and row.cost_source else None
     return Done(finish_reason="unspecified", metrics=metrics, usage=None, cost=cost)
 

@@ -78,9 +78,12 @@ class Metrics:
     status: int | None = None        # HTTP status of the final attempt
     served_model: str | None = None  # `model` the relay reported (an `auto` resolves here)
     relay_request_id: str | None = None  # e.g. X-Oneapi-Request-Id / X-Generation-Id header
+    stored_tokens_per_s: float | None = None  # a stored answer's figure (its gaps are not kept)
 
     @property
     def tokens_per_s(self) -> float | None:
+        if self.stored_tokens_per_s is not None:
+            return self.stored_tokens_per_s
         n = self.output_tokens
         if n is None or n < 2 or self.ttft is None or self.total is None or not self.gaps:
             return None  # no gaps: the text came in one read, so no decode speed can be seen
