@@ -236,6 +236,21 @@ async def test_sidebar_search_open_rename_delete(relay):
         await until(pilot, lambda: options.option_count == 1)
 
 
+async def test_down_from_the_search_box_walks_into_the_list(relay):
+    app = chat_app(relay)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await send(pilot, "apples")
+        apples = pane.conversation.id
+        await pilot.press("ctrl+n")
+        await send(pilot, "bananas")
+        await pilot.press("ctrl+f", "down", "down", "enter")  # into the list, one down, open
+        await settled(pilot)
+        assert pane.conversation.id == apples
+        assert [m.prompt for m in pane.query(UserMessage)] == ["apples"]
+        await pilot.press("ctrl+j", *"x", "up", "down", "z")  # down in the prompt still moves the cursor
+        assert pane.query_one(PromptArea).text == "\nxz"
+
+
 async def test_export_markdown_and_json_neutralised(relay):
     app = chat_app(relay)
     async with app.run_test(size=SIZE) as pilot:

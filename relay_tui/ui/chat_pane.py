@@ -91,6 +91,7 @@ class ChatPane(Horizontal):
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False,
                 tooltip="Show or hide the conversations"),
         Binding("ctrl+f", "search", "Search chats", show=False),
+        Binding("down", "into_list", "Search box: into the list", show=False),
         Binding("r", "rename", "Rename chat (list focused)", show=False),
         Binding("delete", "delete", "Delete chat (list focused)", show=False),
         Binding("f8", "settings", "Settings", show=False,
@@ -453,6 +454,12 @@ class ChatPane(Horizontal):
             self._search_timer = None
             self._reload_list()
         self.query_one("#chat-list", OptionList).focus()
+
+    def action_into_list(self) -> None:
+        """Down in the search box goes to the conversations found (as Enter does); the other
+        widgets of the pane bind down themselves, so this runs only from the search box."""
+        if self.query_one("#chat-search", Input).has_focus:
+            self._search_submitted()
 
     @on(OptionList.OptionSelected, "#chat-list")
     def _list_selected(self, event: OptionList.OptionSelected) -> None:
