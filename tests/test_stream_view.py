@@ -256,3 +256,22 @@ def test_blocks_render_as_rich_markdown_renders_them():
     for block in prose:
         theirs = renderer._lines(Markdown(block.source, code_theme="monokai", hyperlinks=False), 50)
         assert renderer.render(block, 50) == [palette.pack(line) for line in _trim(theirs)], block.source
+
+
+async def test_complete_text_is_laid_out_at_its_first_width_not_a_frame_later(monkeypatch):
+    """An opened answer (set_text before layout) renders when it first gets a width: opening a
+    conversation then lays out once, instead of waiting for the clock and laying out again."""
+    from relay_tui.ui.frame_clock import FrameClock
+
+    ticks: list[object] = []
+    monkeypatch.setattr(FrameClock, "mark_dirty", lambda clock, view: ticks.append(view))
+
+    class Opened(App):
+        def compose(self) -> ComposeResult:
+            yield StreamView("# Title\n\nSome *stored* answer.", id="opened")
+
+    app = Opened()
+    async with app.run_test(size=(60, 10)) as pilot:
+        await pilot.pause()
+        view = app.query_one("#opened", StreamView)
+        assert view.idle and [row.strip() for row in texts(view)[:3]] == ["Title", "", "Some stored answer."]

@@ -401,7 +401,10 @@ class StreamView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
-        self._schedule()
+        if self.complete and self._width == 0 and self._width_now() > 0:
+            self.flush_frame(inf)  # complete text's first width (an opened answer): lay it out now
+        else:
+            self._schedule()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
