@@ -202,13 +202,19 @@ async def test_retry_countdown_in_the_answers_place(relay):
         assert pane.query_one(AnswerBlock).status_text.startswith("gpt-4.1 · ")
 
 
+async def apples_then_bananas(pilot) -> tuple[ChatPane, int]:
+    """Two conversations, "apples" then "bananas" (open): the pane and the older one's id."""
+    pane = await send(pilot, "apples")
+    apples = pane.conversation.id
+    await pilot.press("ctrl+n")
+    await send(pilot, "bananas")
+    return pane, apples
+
+
 async def test_sidebar_search_open_rename_delete(relay):
     app = chat_app(relay)
     async with app.run_test(size=SIZE) as pilot:
-        pane = await send(pilot, "apples")
-        apples = pane.conversation.id
-        await pilot.press("ctrl+n")
-        await send(pilot, "bananas")
+        pane, apples = await apples_then_bananas(pilot)
         options = pane.query_one("#chat-list", OptionList)
         assert options.option_count == 2 and options.get_option_at_index(0).id == str(pane.conversation.id)
         await pilot.press("ctrl+f", *"apple")
@@ -239,10 +245,7 @@ async def test_sidebar_search_open_rename_delete(relay):
 async def test_down_from_the_search_box_walks_into_the_list(relay):
     app = chat_app(relay)
     async with app.run_test(size=SIZE) as pilot:
-        pane = await send(pilot, "apples")
-        apples = pane.conversation.id
-        await pilot.press("ctrl+n")
-        await send(pilot, "bananas")
+        pane, apples = await apples_then_bananas(pilot)
         await pilot.press("ctrl+f", "down", "down", "enter")  # into the list, one down, open
         await settled(pilot)
         assert pane.conversation.id == apples

@@ -65,6 +65,16 @@ class _RejectsStreamOptions(Exception):
     """The relay answered 400/422 about `stream_options`: resend once without it."""
 
 
+async def one_by_one(chunks: AsyncIterator[list[Delta | Reasoning | Usage | Done]],
+                     ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
+    """The events of `stream_chat_chunks`' lists one at a time (what most callers want);
+    closing this closes the chunk stream, and with it the connection."""
+    async with aclosing(chunks):
+        async for events in chunks:
+            for event in events:
+                yield event
+
+
 class RelayClient:
     def __init__(self, profile: Profile, api_key: str | None, key_source: str | None = None):
         self.profile = profile
@@ -209,13 +219,10 @@ class RelayClient:
                               status=status, request_id=request_id)
         return body
 
-    async def stream_chat(self, messages: list[dict], model: str, **params: Any,
-                          ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
+    def stream_chat(self, messages: list[dict], model: str, **params: Any,
+                    ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
         """Stream one chat completion, event by event (see `stream_chat_chunks`)."""
-        async with aclosing(self.stream_chat_chunks(messages, model, **params)) as chunks:
-            async for events in chunks:
-                for event in events:
-                    yield event
+        return one_by_one(self.stream_chat_chunks(messages, model, **params))
 
     async def stream_chat_chunks(self, messages: list[dict], model: str, *,
                                  temperature: float | None = None, max_tokens: int | None = None,

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from contextlib import aclosing
 from typing import Any, TypeVar
 
-from relay_tui.core.client import JsonReply, ModelInfo, RelayClient
+from relay_tui.core.client import JsonReply, ModelInfo, RelayClient, one_by_one
 from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice, Usage
 from relay_tui.store.profile import Profile
 
@@ -198,13 +198,10 @@ class ThreadedClient:
             finally:
                 await self._net.astop()
 
-    async def stream_chat(self, messages: list[dict], model: str, **params: Any,
-                          ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
+    def stream_chat(self, messages: list[dict], model: str, **params: Any,
+                    ) -> AsyncIterator[Delta | Reasoning | Usage | Done]:
         """RelayClient.stream_chat read on the network loop, event by event."""
-        async with aclosing(self.stream_chat_chunks(messages, model, **params)) as chunks:
-            async for events in chunks:
-                for event in events:
-                    yield event
+        return one_by_one(self.stream_chat_chunks(messages, model, **params))
 
     async def stream_chat_chunks(self, messages: list[dict], model: str, *,
                                  on_retry: Callable[[RetryNotice], None] | None = None,

@@ -33,9 +33,9 @@ from relay_tui.core.pricing import price_of
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import fmt_seconds
 from relay_tui.ui.compare_column import LABELS, CompareColumn
-from relay_tui.ui.pickers import InOrderInput
 from relay_tui.ui.compare_dialogs import (MAX_MODELS, ChoiceScreen, ModelsScreen,
                                          PastComparisonsScreen, when)
+from relay_tui.ui.pickers import InOrderInput
 
 HEADER_HZ = 4
 MIN_COLUMN = 38  # cells, the scrollbar and the divider included
