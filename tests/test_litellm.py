@@ -8,10 +8,12 @@ command on a proxy without the database that `/key/info` needs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -104,6 +106,11 @@ def test_a_wrong_key_is_our_one_line_401(capsys, litellm_relay, monkeypatch, com
 async def test_the_rpm_limit_is_rate_limited_with_litellms_wait(litellm_relay):
     """LiteLLM's own per-model rpm limit sends its wait only as `llm_provider-retry-after`; the
     CLI announces that wait at once and would retry after it."""
+    # LiteLLM counts rpm per clock minute ("%H-%M"): three requests straddling a minute's end
+    # would each get a fresh allowance, so start with at least 15 s of this minute left.
+    left = 60 - time.time() % 60
+    if left < 15:
+        await asyncio.sleep(left + 0.2)
     profile = Profile("ll", litellm_relay.base_url, max_retries=0)
     messages = [{"role": "user", "content": "hi"}]
     async with RelayClient(profile, TEST_KEY) as client:
