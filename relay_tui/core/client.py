@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relay_tui import __version__
-from relay_tui.core import retry
+from relay_tui.core import redact, retry
 from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
                                    ServerError, TLSFailure, UnknownModel, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
 from relay_tui.core.records import new_request_id
-from relay_tui.core.sanitize import neutralise
+from relay_tui.core.sanitize import neutralise_id
 from relay_tui.store.profile import Profile
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from relay_tui.core.sse import ChunkParser
 
 MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
+MAX_ID_CHARS = 200                   # a relay's request id is shown and stored up to this length
 DRAIN_SECONDS = 0.25                 # how long to wait for the end of a body after [DONE]
 _PROXY_FIX = "check the user and password in the proxy URL (user:password@host:port)"
 RELAY_ID_HEADERS = ("x-oneapi-request-id", "x-generation-id", "x-litellm-call-id", "x-request-id")
@@ -80,6 +81,7 @@ class RelayClient:
         self.profile = profile
         self.key_source = key_source  # where the key came from ("env NAME", "keyring", …): for advice
         self._key = api_key.strip() if api_key else None  # a pasted key often ends in a newline
+        redact.remember_profile(profile, self._key)
         self._http: httpx.AsyncClient | None = None
         self._send_stream_options = True  # cleared for good once the relay rejects it
         split = urlsplit(profile.base_url)
@@ -190,9 +192,10 @@ class RelayClient:
                               status=response.status_code, request_id=request_id)
         # Ids are shown everywhere (status bar, pickers, panes, history): neutralised once here, so
         # a relay cannot drive the terminal through one. Real ids have no controls and stay as sent.
-        return [ModelInfo(neutralise(str(m["id"])),
-                          neutralise(m["owned_by"]) if isinstance(m.get("owned_by"), str) else None)
-                for m in items if isinstance(m, dict) and m.get("id")]
+        # Only string ids: a number or a list is no model name (and would print as a Python value).
+        return [ModelInfo(neutralise_id(m["id"]),
+                          neutralise_id(m["owned_by"]) if isinstance(m.get("owned_by"), str) else None)
+                for m in items if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"].strip()]
 
     def _json_reply(self, response: httpx.Response, raw: bytes, request_id: str,
                     model: str | None = None) -> Any:
@@ -310,9 +313,9 @@ class RelayClient:
                 raise self._first_byte_timeout(request_id) from None
             m.headers = perf_counter() - t0
             m.status = response.status_code
-            m.relay_request_id = next(
-                (response.headers[h] for h in RELAY_ID_HEADERS
-                 if h in response.headers and response.headers[h] != request_id), None)
+            relay_id = next((response.headers[h] for h in RELAY_ID_HEADERS
+                             if h in response.headers and response.headers[h] != request_id), None)
+            m.relay_request_id = neutralise_id(relay_id[:MAX_ID_CHARS]) if relay_id else None
             parser = ChunkParser(request_id, self._key, self.profile.name)
             decoder = StreamDecoder(parser)
             ctype = response.headers.get("content-type", "")

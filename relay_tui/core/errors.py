@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from relay_tui.core.redact import redact
+from relay_tui.core.sanitize import neutralise_id
+
 
 class RelayError(Exception):
     """Base: a relay or network failure. `str()` is the one-line message for the user."""
@@ -25,8 +28,14 @@ class RelayError(Exception):
         super().__init__(self._line())
 
     def _line(self) -> str:
-        line = " ".join(self.message.split())
-        return f"{line} [request {self.request_id}]" if self.request_id else line
+        return _shown(" ".join(self.message.split()), self.request_id)
+
+
+def _shown(line: str, request_id: str | None) -> str:
+    """The line as shown and stored: known secrets out, every character inert, one line."""
+    if request_id:
+        line += f" [request {request_id}]"
+    return neutralise_id(redact(line))
 
 
 class AuthError(RelayError):
@@ -58,7 +67,7 @@ class AuthError(RelayError):
             line += f" — {key_advice(self.profile, self.key_source)}"
         elif _from_env(self.key_source):  # a message that carries its own `keys set` advice
             line = _KEYS_SET.sub(key_advice("", self.key_source), line)
-        return f"{line} [request {self.request_id}]" if self.request_id else line
+        return _shown(line, self.request_id)
 
 
 _KEYS_SET = re.compile(r"run `relay-tui keys set [^`]*`")
@@ -164,7 +173,7 @@ def relay_text(text: str, secret: str | None = None) -> str:
     text = _REQUEST_ID.sub("", text).strip()
     if ids:
         text += " " + ids[0].strip()
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = neutralise_id(" ".join(_CONTROL.sub(" ", redact(text)).split()))
     return text if len(text) <= _MAX_RELAY_TEXT else text[:_MAX_RELAY_TEXT - 1] + "…"
 
 

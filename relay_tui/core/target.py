@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from relay_tui.core import redact
 from relay_tui.store import keys
 from relay_tui.store.config import Settings, load_settings
 from relay_tui.store.profile import Profile
@@ -88,6 +89,7 @@ def resolve_target(*, profile_name: str | None = None, base_url: str | None = No
 
 
 def _checked(target: Target) -> Target:
+    redact.remember_profile(target.profile, target.api_key)  # before anything can quote them
     warning = plain_http_warning(target.profile.base_url)
     if warning and target.api_key:
         target.warnings.append(warning)
