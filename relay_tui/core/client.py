@@ -17,7 +17,7 @@ import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from time import perf_counter
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from relay_tui import __version__
 from relay_tui.core import redact, retry
+from relay_tui.core.crash import internal_error
 from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
                                    ServerError, TLSFailure, UnknownModel, classify, error_fields,
                                    relay_text)
@@ -167,14 +168,23 @@ class RelayClient:
 
     async def get_json(self, path: str, *, root: bool = False) -> JsonReply:
         """GET base_url+path (root_url+path when `root`); never raises for an HTTP status."""
-        response, raw = await self._get(self._url(path, root), new_request_id())
+        with _internal_errors():
+            return await self._get_json(path, root)
+
+    async def _get_json(self, path: str, root: bool) -> JsonReply:
+        request_id = new_request_id()
+        response, raw = await self._get(self._url(path, root), request_id)
         ctype = response.headers.get("content-type", "")
         is_html = "html" in ctype or raw.lstrip()[:1] == b"<"
-        return JsonReply(response.status_code, None if is_html else _json_or_none(raw), is_html,
-                         dict(response.headers))
+        body = None if is_html else _json_or_none(raw, response.status_code, request_id)
+        return JsonReply(response.status_code, body, is_html, dict(response.headers))
 
     async def models(self) -> list[ModelInfo]:
         """The relay's model list (GET {base_url}/models), in the relay's order."""
+        with _internal_errors():
+            return await self._models()
+
+    async def _models(self) -> list[ModelInfo]:
         request_id = new_request_id()
         url = self._url("models")
         response, raw = await self._get(url, request_id)
@@ -213,7 +223,7 @@ class RelayClient:
             page = "an HTML error page" if status >= 400 else "an HTML page, not JSON"
             raise BadResponse(f"the relay returned {page} (HTTP {status}) — is the base URL right? "
                               f"({self.profile.base_url})", status=status, request_id=request_id)
-        body = _json_or_none(raw)
+        body = _json_or_none(raw, status, request_id)
         if status >= 400 or error_fields(body) is not None:
             text = body if body is not None else raw[:500].decode("utf-8", "replace")
             raise self.classify_reply(status, text, request_id, response.headers, model)
@@ -270,6 +280,10 @@ class RelayClient:
                 await asyncio.sleep(delay)
                 attempt += 1
                 metrics.attempts = attempt
+            except Exception as exc:  # a bug met on this reply: one line and a report, not a hang
+                err = internal_error(exc, request_id)
+                err.metrics = metrics
+                raise err from None
 
     # -- one attempt -----------------------------------------------------------------------
 
@@ -585,15 +599,33 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
         pass
 
 
+@contextmanager
+def _internal_errors():
+    """Any exception that is not a RelayError (a bug) leaves as one: see crash.internal_error."""
+    try:
+        yield
+    except RelayError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from None
+
+
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _json_or_none(raw: bytes) -> Any:
+def _json_or_none(raw: bytes, status: int, request_id: str) -> Any:
+    """The reply's JSON, None if it is not JSON; BadResponse if it nests past MAX_DEPTH."""
+    from relay_tui.core.bounded_json import MAX_DEPTH, JsonRefused, loads
+
     try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+        return loads(raw)
+    except JsonRefused as exc:
+        if not exc.too_deep:
+            return None
+        raise BadResponse(f"the relay's reply (HTTP {status}) is JSON nested over {MAX_DEPTH} levels "
+                          f"deep; refused — the relay is misbehaving", status=status,
+                          request_id=request_id) from None
 
 
 def _estimate_tokens(chars: int) -> int:

@@ -188,19 +188,29 @@ def error_fields(body: object) -> tuple[str, str] | None:
         return None
     err = body.get("error")
     if isinstance(err, dict):
-        message = str(err.get("message") or err.get("msg") or "")
+        message = _said(err.get("message")) or _said(err.get("msg"))
         raw = err.get("metadata", {}).get("raw") if isinstance(err.get("metadata"), dict) else None
         if raw and isinstance(raw, str) and raw not in message:
             message = f"{message}: {raw}" if message else raw
-        code = " ".join(str(err[k]) for k in ("code", "type") if err.get(k) not in (None, ""))
+        code = " ".join(_said(err.get(k)) for k in ("code", "type") if _said(err.get(k)))
         return message, code
     if isinstance(err, str) and err:
         return err, ""
     if body.get("object") == "error":
-        return str(body.get("message") or ""), str(body.get("type") or body.get("code") or "")
+        return _said(body.get("message")), _said(body.get("type")) or _said(body.get("code"))
     if body.get("success") is False and body.get("message"):
-        return str(body["message"]), ""
+        return _said(body["message"]), ""
     return None
+
+
+def _said(value: object) -> str:
+    """A field of an error body as text: strings and numbers only (a nested list or object is
+    no message, and printing one deep enough raised RecursionError)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if abs(value) < 1e18 else ""
+    return ""
 
 
 def classify(status: int, body: object, *, profile: str, request_id: str | None,
