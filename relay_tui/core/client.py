@@ -302,6 +302,7 @@ class RelayClient:
         http = self._client()
         t0 = perf_counter()
         run.t0 = t0
+        run.end = t0 + self.profile.request_timeout
         m.started_at = time.time()
         m.connect = m.tls = m.headers = m.ttft = m.ttfat = m.total = None
         m.gaps = []
@@ -338,12 +339,16 @@ class RelayClient:
                                                      first_byte_deadline)
                 chunks = _once(b"data: " + whole + b"\n\ndata: [DONE]\n\n")
             else:
-                chunks = self._deadlined(response, first_byte_deadline, request_id)
+                chunks = self._deadlined(response, first_byte_deadline, request_id, run)
             async for chunk in chunks:
                 events = decoder.feed(chunk)
                 if events:
                     run.arrived(events)
+                    if run.last > run.end:
+                        raise self._overall_timeout(request_id, run.chunks)
                     yield events
+                else:  # keep-alives, empty deltas, part of an event: the idle clock runs on
+                    run.quiet = True
                 if decoder.error:
                     raise decoder.error
                 if parser.done:
@@ -374,23 +379,66 @@ class RelayClient:
                 await response.aclose()
 
     async def _deadlined(self, response: httpx.Response, first_deadline: float,
-                         request_id: str) -> AsyncIterator[bytes]:
-        """The body's bytes: the first chunk under what is left of the first-byte budget, every
-        chunk under the idle gap. The gap is httpx's socket read timeout (switched from the
-        header wait's value before the body is read), which costs nothing extra per chunk, unlike
-        an asyncio deadline per chunk (~5 us each, a third of bench's client time)."""
-        response.request.extensions["timeout"]["read"] = self.profile.idle_timeout
+                         request_id: str, run: _Attempt) -> AsyncIterator[bytes]:
+        """The body's bytes, under three clocks: the first text must come within what is left of
+        the first-byte budget, later text within `idle_timeout` of the last text, and all of it
+        within `request_timeout` of the request. Keep-alive comments and empty deltas count as
+        nothing: a relay sending only those is timed out like a silent one.
+
+        A silent relay is caught by httpx's socket read timeout (set to the idle gap before the
+        body is read), which costs nothing per chunk. Only reads that follow bytes without text
+        (`run.quiet`), and those before the first text, are put under an asyncio deadline, ~5 us
+        each: a stream whose every chunk carries text (nearly all of them) pays none."""
+        p = self.profile
+        response.request.extensions["timeout"]["read"] = min(p.idle_timeout, p.request_timeout)
+        loop = asyncio.get_running_loop()
+        first_due = perf_counter() + first_deadline - loop.time()  # on the perf_counter clock
         source = response.aiter_bytes()
-        try:
-            async with asyncio.timeout_at(first_deadline):
-                chunk = await anext(source)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise self._first_byte_timeout(request_id) from None
-        yield chunk
-        async for chunk in source:
+        while True:
+            guarded = run.chunks == 0 or run.quiet
+            if guarded:
+                due = min(first_due if run.chunks == 0 else run.last + p.idle_timeout, run.end)
+                left = due - perf_counter()
+                try:
+                    if left <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(left):
+                        chunk = await anext(source)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise self._quiet_timeout(request_id, run, due) from None
+            else:
+                try:
+                    chunk = await anext(source)
+                except StopAsyncIteration:
+                    return
+            run.quiet = False
+            run.bytes_seen = True
             yield chunk
+
+    def _quiet_timeout(self, request_id: str, run: _Attempt, due: float) -> RelayTimeout:
+        """The timeout that `due` stood for: overall, first byte, or idle after some text."""
+        if due >= run.end:
+            return self._overall_timeout(request_id, run.chunks)
+        if run.chunks == 0:
+            if run.metrics.headers is None or not run.bytes_seen:
+                return self._first_byte_timeout(request_id)
+            return RelayTimeout(f"no answer from {self._hostport} within "
+                                f"{self.profile.first_byte_timeout:g} s, only keep-alives or empty "
+                                f"chunks (first-byte timeout; raise first_byte_timeout in the profile "
+                                f"for slow models)", request_id=request_id)
+        return RelayTimeout(f"the relay sent no text for {self.profile.idle_timeout:g} s mid-answer "
+                            f"after {run.chunks} tokens, only keep-alives or empty chunks (idle "
+                            f"timeout; raise idle_timeout in the profile if this model thinks long)",
+                            request_id=request_id)
+
+    def _overall_timeout(self, request_id: str, tokens: int) -> RelayTimeout:
+        err = RelayTimeout(f"the answer took longer than {self.profile.request_timeout:g} s in all "
+                           f"after {tokens} tokens (request timeout; raise request_timeout in the "
+                           f"profile for very long answers)", request_id=request_id)
+        err.retryable = False  # the budget is spent: a retry would start another one
+        return err
 
     async def _non_stream_reply(self, response: httpx.Response, request_id: str, payload: dict,
                                 model: str, deadline: float) -> bytes:
@@ -549,8 +597,11 @@ class _Attempt:
     metrics: Metrics
     on_first_token: Callable[[float], None] | None  # called with the TTFT, as it will be stored
     t0: float = 0.0
+    end: float = float("inf")  # t0 + request_timeout: the whole answer is due by then
     chunks: int = 0
-    last: float = 0.0
+    last: float = 0.0          # when the last text arrived
+    quiet: bool = False        # bytes without text arrived since the last text
+    bytes_seen: bool = False
 
     def arrived(self, events: list[Delta | Reasoning]) -> None:
         now = perf_counter()
