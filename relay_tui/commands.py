@@ -372,15 +372,17 @@ def cmd_bench(args) -> int:
                 sys.stderr.write(f"\r{progress['done']}/{progress['total']} requests")
                 sys.stderr.flush()
 
+        def on_record(record) -> None:  # logged as it lands: Ctrl-C or SIGTERM keeps what finished
+            log_bench_record(history, record, profile=target.profile.name, kind="bench")
+
         async def go():
             async with _client(target) as client:
                 return await bench(client, models, args.requests, args.concurrency, messages,
-                                   max_tokens=args.max_tokens, on_progress=on_progress)
+                                   max_tokens=args.max_tokens, on_progress=on_progress,
+                                   on_record=on_record)
 
         try:
             result = asyncio.run(go())
-            for record in result.records:
-                log_bench_record(history, record, profile=target.profile.name, kind="bench")
         finally:
             history.close()
         if not args.json and sys.stderr.isatty():

@@ -268,6 +268,8 @@ def fmt_wait(seconds: float) -> str:
     """`3600 s (1 h)`: seconds, and for a minute or more the two largest units."""
     if seconds < 60:
         return f"{seconds:g} s"
+    if seconds >= 366 * 86400:  # Retry-After: 1e308 must not print a 309-digit number
+        return "over a year"
     whole = round(seconds)
     parts, rest = [], whole
     for name, size in (("day", 86400), ("h", 3600), ("min", 60), ("s", 1)):
