@@ -470,14 +470,14 @@ def cmd_keys(args) -> int:
     key = _read_secret(f"API key for {profile.name}: ")
     keys.set_key(profile.name, key)
     out(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
-    _warn_plain_http(profile.base_url)
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 
-def _warn_plain_http(base_url: str) -> None:
+def _warn_plain_http(base_url: str, proxy: str | None = None) -> None:
     from relay_tui.core.target import plain_http_warning
 
-    warning = plain_http_warning(base_url)
+    warning = plain_http_warning(base_url, proxy)
     if warning:
         err(f"relay-tui: {warning}")
 
@@ -558,7 +558,7 @@ def _add_profile(args) -> int:
         raise _flag_error(exc, profile.name) or exc from None
     out(f"profile {profile.name} saved{' and made active' if first else ''}; "
           f"now store its key: relay-tui keys set {profile.name}")
-    _warn_plain_http(profile.base_url)
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from relay_tui import __version__
 from relay_tui.core import redact, retry
 from relay_tui.core.crash import internal_error
-from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
+from relay_tui.core.errors import (AuthError, BadRequest, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
                                    ServerError, TLSFailure, UnknownModel, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
@@ -105,7 +105,14 @@ class RelayClient:
         if self._http is None:
             import httpx
 
+            from relay_tui.store.config import header_problem
+
             p = self.profile
+            for name, value in p.headers.items():
+                problem = header_problem(name, value)
+                if problem:  # the profile's fault: said once, not sent, not retried
+                    raise BadRequest(f"profile {p.name}'s header {neutralise_id(name)!r} {problem} — "
+                                     f"fix it in config.toml")
             headers = {"User-Agent": f"relay-tui/{__version__}", **p.headers}
             if self._key:
                 if not (self._key.isascii() and self._key.isprintable() and " " not in self._key):

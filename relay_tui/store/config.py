@@ -255,6 +255,9 @@ class _Validator:
                 raise self.fail(keys + (header,), f"keys do not belong in config.toml; remove this "
                                                   f"line and run `relay-tui keys set {keys[1]}`")
             self.string(keys + (header,), value)
+            problem = header_problem(header, value)
+            if problem:  # never repeated: the value may be a secret
+                raise self.fail(keys + (header,), problem)
         return dict(table)
 
     def prices(self, keys: tuple[str, ...], table: dict) -> dict[str, Price]:
@@ -311,6 +314,22 @@ class _Validator:
         if not valid:
             raise self.fail(keys, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return value.strip()
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why an HTTP header cannot carry this name or value (RFC 9110 token / visible ASCII), or
+    None. Checked when the profile is read: sent, httpx would fail on it, and its error quotes
+    the value; the fault is the profile's, not the relay's."""
+    if not _TOKEN.fullmatch(name):
+        return "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)"
+    if not _FIELD_VALUE.fullmatch(value):
+        return ("has a character an HTTP header cannot carry (a line break, a control or a non-ASCII "
+                "character)")
+    return None
 
 
 def _is_number(value: Any) -> bool:
