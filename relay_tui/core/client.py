@@ -540,9 +540,11 @@ class RelayClient:
                               f"(https vs http) or your CA bundle (SSL_CERT_FILE)", request_id=request_id)
         if isinstance(exc, httpx.ProxyError):
             reason = self._reason(cause)
+            # 407 from an HTTP proxy, "Invalid username/password" from a SOCKS5 one (RFC 1929)
+            credentials = "407" in reason or "password" in reason.lower()
             err = ConnectionFailed(f"the proxy {proxy or ''} failed on the way to {host}: {reason}"
-                                   + (f" — {_PROXY_FIX}" if "407" in reason else ""), request_id=request_id)
-            err.retryable = "407" not in reason
+                                   + (f" — {_PROXY_FIX}" if credentials else ""), request_id=request_id)
+            err.retryable = not credentials
             return err
         if isinstance(exc, httpx.ConnectError) and proxy is not None:
             refused = isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower()

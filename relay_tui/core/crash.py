@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 
 from relay_tui import __version__
-from relay_tui.core.redact import redact, remember
+from relay_tui.core.redact import redact, remember_key
 from relay_tui.core.sanitize import neutralise, neutralise_id
 
 EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): an internal error
@@ -29,7 +29,7 @@ EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): an internal error
 
 def report_text(exc: BaseException) -> str:
     """The report: versions, then the traceback without locals, redacted and neutralised."""
-    remember(os.environ.get("RELAY_TUI_API_KEY"))  # a key from the environment, read or not yet
+    remember_key(os.environ.get("RELAY_TUI_API_KEY"))  # a key from the environment, read or not yet
     lines = [f"relay-tui {__version__} crash report",
              f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}",
              f"python: {platform.python_version()} ({sys.platform})",
