@@ -1,9 +1,7 @@
 """A real LiteLLM proxy on loopback, answering from `mock_response` (no upstream, no database).
 
-LiteLLM lives in its own cached virtual environment, never the app's: installed once per machine
-under ${RELAY_TUI_TEST_CACHE:-~/.cache/relay-tui-tests}/litellm-<version> (about 2.5 min,
-750 MB). A marker file written after a successful install tells a finished install from a half
-one; a file lock keeps parallel pytest workers from installing at the same time.
+LiteLLM lives in its own cached virtual environment, never the app's (tests/support/cached_venv.py:
+installed once per machine, about 2.5 min and 750 MB).
 
 The config follows reference/test-components.md: a master key (LiteLLM refuses to start without
 one), `custom_auth` accepting one fixed key so a wrong key gets a real 401 rather than the 400
@@ -16,13 +14,10 @@ standard `retry-after`.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -31,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_KEY
+from tests.support import cached_venv
 
 VERSION = "1.106.2"
 MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
@@ -40,7 +36,6 @@ COOLING = "gpt-4.1-cooldown"  # always a provider 429, then cooled down: 429 wit
 COOLDOWN_SECONDS = 3
 ANSWER = ("LiteLLM answers from its mock response here. No upstream provider is called. "
           "Every model streams this same short text, a few characters per chunk.")
-INSTALL_TIMEOUT = 900
 START_TIMEOUT = 90
 
 _AUTH_MODULE = '''\
@@ -61,35 +56,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("RELAY_TUI_TEST_CACHE") or Path.home() / ".cache" / "relay-tui-tests")
-
-
-def ensure_installed(log=print) -> Path:
-    """The litellm executable of the cached venv, installing it first if needed."""
-    root = cache_root()
-    venv = root / f"litellm-{VERSION}"
-    marker = venv / ".relay-tui-installed"
-    exe = venv / "bin" / "litellm"
-    if marker.exists():
-        return exe
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"litellm-{VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)     # another worker may be installing: wait for it
-        if marker.exists():
-            return exe
-        shutil.rmtree(venv, ignore_errors=True)   # a half install from an interrupted run
-        started = time.monotonic()
-        log(f"installing litellm[proxy]=={VERSION} into {venv} (once; about 2.5 min)")
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        # prisma: without it a request with no key answers 500 (an import error) instead of 401.
-        pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={VERSION}",
-                              "prisma"], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-        if pip.returncode != 0:
-            raise RuntimeError(f"installing litellm[proxy]=={VERSION} failed (pip exit "
-                               f"{pip.returncode}):\n{pip.stderr[-3000:]}")
-        marker.write_text(f"installed in {time.monotonic() - started:.0f} s\n")
-    return exe
+INSTALL = cached_venv.Install(
+    # prisma: without it a request with no key answers 500 (an import error) instead of 401.
+    name=f"litellm-{VERSION}", packages=(f"litellm[proxy]=={VERSION}", "prisma"),
+    about="about 2.5 min, 750 MB")
 
 
 def free_port() -> int:
@@ -146,7 +116,7 @@ class LiteLLMProxy:
 
 def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
     """Install if needed, write the config in `folder`, start the proxy and wait until it serves."""
-    exe = ensure_installed(log)
+    exe = cached_venv.ensure(INSTALL, log) / "bin" / "litellm"
     config = write_config(folder, key, master_key="sk-master-relay-tui-tests")
     port = free_port()
     log_path = folder / "litellm.log"
