@@ -250,21 +250,15 @@ def _sigterm_as_interrupt() -> _Terminated:
 def _check_text_args(args: argparse.Namespace) -> None:
     """Refuse arguments that are not valid text: a non-UTF-8 byte in argv arrives as a lone
     surrogate, which could neither be sent to the relay nor stored. Named, never repeated."""
+    from relay_tui.core.sanitize import has_surrogate
+
     for name, value in vars(args).items():
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if isinstance(item, str) and _has_surrogate(item):
+            if isinstance(item, str) and has_surrogate(item):
                 what = "the prompt" if name == "prompt" else f"--{name.replace('_', '-')}"
                 raise UsageError(f"{what} is not valid UTF-8 text — check the terminal's or the "
                                  f"locale's encoding (LANG/LC_ALL), or pipe the prompt on stdin")
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _stdout_to_devnull() -> None:

@@ -76,6 +76,16 @@ def neutralise_id(text: str) -> str:
     return _UNSAFE.sub(_placeholder, text).replace("\n", "␊").replace("\t", "␉")
 
 
+def has_surrogate(text: str) -> bool:
+    """True when `text` holds a lone surrogate: what a non-UTF-8 byte in argv or a JSON
+    "\\ud800" escape becomes. It is no text: it cannot be encoded to send, store or print."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def json_text(data: Any, *, indent: int | None = 2) -> str:
     """JSON for `--json`: the data as it is (a program reading it gets the relay's exact text),
     with every character `neutralise` would replace written as a \\u escape, so the bytes on a
