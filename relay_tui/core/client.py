@@ -374,9 +374,7 @@ class RelayClient:
         except httpx.ReadTimeout:
             if response is None:
                 raise self._first_byte_timeout(request_id) from None
-            raise RelayTimeout(f"the relay went silent for {self.profile.idle_timeout:g} s mid-answer "
-                               f"after {run.chunks} tokens (idle timeout; raise idle_timeout in the "
-                               f"profile if this model thinks long)", request_id=request_id) from None
+            raise self._silent_timeout(request_id, run) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request_id, chunks=run.chunks) from None
         finally:
@@ -402,7 +400,8 @@ class RelayClient:
         first_due = perf_counter() + first_deadline - loop.time()  # on the perf_counter clock
         source = response.aiter_bytes()
         while True:
-            guarded = run.chunks == 0 or run.quiet
+            # the socket's idle timeout cannot see the overall deadline: near it, a read is guarded
+            guarded = run.chunks == 0 or run.quiet or run.end - perf_counter() < p.idle_timeout
             if guarded:
                 due = min(first_due if run.chunks == 0 else run.last + p.idle_timeout, run.end)
                 left = due - perf_counter()
@@ -435,10 +434,17 @@ class RelayClient:
                                 f"{self.profile.first_byte_timeout:g} s, only keep-alives or empty "
                                 f"chunks (first-byte timeout; raise first_byte_timeout in the profile "
                                 f"for slow models)", request_id=request_id)
-        return RelayTimeout(f"the relay sent no text for {self.profile.idle_timeout:g} s mid-answer "
-                            f"after {run.chunks} tokens, only keep-alives or empty chunks (idle "
-                            f"timeout; raise idle_timeout in the profile if this model thinks long)",
-                            request_id=request_id)
+        return self._silent_timeout(request_id, run)
+
+    def _silent_timeout(self, request_id: str, run: _Attempt) -> RelayTimeout:
+        """No text for idle_timeout after some text: silence, or only bytes without text."""
+        if perf_counter() >= run.end:  # the socket's timeout fired as the overall deadline passed
+            return self._overall_timeout(request_id, run.chunks)
+        what = (f"sent no text for {self.profile.idle_timeout:g} s mid-answer after {run.chunks} "
+                f"tokens, only keep-alives or empty chunks" if run.quiet else
+                f"went silent for {self.profile.idle_timeout:g} s mid-answer after {run.chunks} tokens")
+        return RelayTimeout(f"the relay {what} (idle timeout; raise idle_timeout in the profile if "
+                            f"this model thinks long)", request_id=request_id)
 
     def _overall_timeout(self, request_id: str, tokens: int) -> RelayTimeout:
         err = RelayTimeout(f"the answer took longer than {self.profile.request_timeout:g} s in all "
@@ -485,6 +491,7 @@ class RelayClient:
         m = run.metrics
         m.total = perf_counter() - run.t0
         m.served_model = parser.served_model
+        m.text_chars = parser.text_chars
         usage = parser.usage
         if usage is not None and usage.completion_tokens is not None:
             m.output_tokens = usage.completion_tokens
