@@ -51,14 +51,9 @@ def _url_type(example: str, *schemes: str):
     need = " or ".join(f"{scheme}://" for scheme in schemes)
 
     def check(value: str) -> str:
-        from urllib.parse import urlsplit
+        from relay_tui.store.config import url_ok
 
-        parts = urlsplit(value.strip())
-        try:
-            valid = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1)
-        except ValueError:  # a port that is not a number
-            valid = False
-        if not valid:
+        if not url_ok(value, schemes):
             raise argparse.ArgumentTypeError(f"must be a URL starting with {need}, e.g. {example}")
         return value.strip()
 

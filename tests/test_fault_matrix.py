@@ -224,8 +224,8 @@ ROWS = [
           seen="no error: the answer arrives; its token counts are estimated (~) and the cost "
                "estimated from list prices", footer=re.escape(f"{MODEL} · TTFT ") + r".* · \?→\d+~ tok · \$.* \(est\. "),
     Fault("huge-quota", "a used amount of 1e400 (or NaN, Infinity) in a quota reply",
-          "the relay's quota reply (/v1/quota) has an impossible used (not a finite number, or over "
-          "1e+15): the relay is misbehaving", "no balance reading",
+          "the relay's quota reply (/v1/quota) has an impossible used (not a finite number): the "
+          "relay is misbehaving", "no balance reading",
           fault("impossible_quota", value="1e400"), command="quota"),
     Fault("html-quota", "HTML error page (nginx 502) on a quota read", "GET /v1/quota: the relay "
           "returned an HTML error page (HTTP 502): the gateway in front of it failed — try again "
@@ -385,6 +385,7 @@ async def meet_in_the_quota_pane(pilot, f: Fault, rig: Rig) -> None:
     assert normalised(pane.problem) == f.message and pane.reading is None
     await until(pilot, lambda: pane.problem[:40] in screen_text(pilot.app))  # where the balance goes
     f.clear(rig)
+    await until(pilot, lambda: pane.has_focus)  # ctrl+r is the chat's Regenerate elsewhere
     await pilot.press("ctrl+r")
     await until(pilot, lambda: pane.reading is not None and pane.problem is None)
     assert "granted" in screen_text(pilot.app)

@@ -82,7 +82,6 @@ PROMPT_FILES = [
     ("number prompt", '{"prompt": 42}', "a JSONL line needs a \"prompt\" field holding text"),
     ("list prompt", '{"prompt": ["a"]}', "a JSONL line needs a \"prompt\" field holding text"),
     ("blank prompt", '{"prompt": "  "}', "a JSONL line needs a \"prompt\" field holding text"),
-    ("lone surrogate", '{"prompt": "a \\ud800 b"}', "the prompt holds a lone surrogate"),
     ("NaN", '{"prompt": NaN}', "a JSONL line needs a \"prompt\" field holding text"),
 ]
 
@@ -94,6 +93,15 @@ def test_a_hostile_prompt_file_is_one_line_naming_its_line(relay_args, capsys, t
     code, out, err = run_cli(capsys, *relay_args, "compare", "-m", "gpt-4.1,gpt-4.1", "--prompts", str(path))
     assert (code, out) == (2, "")
     assert one_line(err).startswith(f"relay-tui: {path}:2: {said}")
+
+
+def test_a_lone_surrogate_escape_in_a_prompt_file_is_sent_as_u_fffd(relay_args, capsys, tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text('{"prompt": "a \\ud800 b"}\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, *relay_args, "compare", "-m", "gpt-4.1,gpt-4.1", "--prompts", str(path))
+    assert code == 0, err
+    with History() as history:
+        assert history.comparisons()[0].prompt == "a \ufffd b"  # as JSON decoders with replacement read it
 
 
 def test_a_prompt_file_that_is_not_utf8_is_one_line(relay_args, capsys, tmp_path):
@@ -112,3 +120,86 @@ def test_hostile_prompts_from_a_file_are_shown_inert(relay_args, capsys, tmp_pat
     check("stdout", out)
     check("stderr", err)
     assert "[1/2] " in err
+
+
+HOSTILE_THEMES = {  # file -> what the one toast says about it
+    "escapes.toml": ('name = "evil\\u001b]0;pwned\\u0007\\u202e"\ndark = true\nprimary = "#ff0000"\n',
+                     "'name' must be plain text"),
+    "nan.toml": ('name = "nan"\ndark = true\nprimary = "#ff0000"\nluminosity_spread = nan\n',
+                 "'luminosity_spread' must be a number from 0 to 1"),
+    "huge.toml": ('name = "huge"\ndark = true\nprimary = "#ff0000"\ntext_alpha = -1e308\n',
+                  "'text_alpha' must be a number from 0 to 1"),
+    "inject.toml": ('name = "inject"\ndark = true\nprimary = "#ff0000"\n[variables]\n'
+                    '"footer-key-foreground" = "red; } Screen { display: none; } X {"\n',
+                    "[variables] 'footer-key-foreground' must be a CSS name"),
+    "deep.toml": ('name = "deep"\ndark = true\nprimary = "#ff0000"\na = ' + "[" * 5000 + "]" * 5000 + "\n",
+                  "TOML nested too deeply to read"),
+}
+
+
+async def test_hostile_theme_files_are_one_toast_and_the_app_runs(demo_relay, monkeypatch):
+    """Theme files are the user's, but shared and downloaded: a name with escapes (shown in the
+    picker, saved in config.toml), NaN or 1e308 for the colour maths (the app crashed), CSS
+    breaking out of its declaration (the stylesheet failed to parse: crashed), nesting that
+    exhausts tomllib's recursion. Each is skipped with its line in the one toast."""
+    from relay_tui.app import AppOptions, make_app
+    from relay_tui.store.paths import config_dir
+
+    folder = config_dir() / "themes"
+    folder.mkdir(parents=True)
+    for name, (text, _) in HOSTILE_THEMES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (config_dir() / "config.toml").write_text('theme = "inject"\n', encoding="utf-8")
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await pilot.pause()
+        assert app.theme == "relay-night" and app.is_running
+        (toast,) = app._notifications
+        check("the toast", toast.message)
+        for name, (_, said) in HOSTILE_THEMES.items():
+            assert f"• {name}: {said}" in toast.message
+
+
+@pytest.mark.parametrize("text, said", [
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "TOML nested too deeply to read"),
+    ('[profiles.a]\nbase_url = "http://127.0.0.1:9/v1\\u001b[2J"\n', "profiles.a.base_url: must be a URL"),
+    ('[profiles.a]\nbase_url = "http://127.0.0.1:9/v1 extra"\n', "profiles.a.base_url: must be a URL"),
+    ('[profiles.a]\nbase_url = "http://127.0.0.1:9/v1"\nproxy = "http://u:p@\\u001b[2J:1"\n',
+     "profiles.a.proxy: must be a URL"),
+], ids=["deep", "escape in base_url", "space in base_url", "escape in proxy"])
+def test_a_hostile_config_toml_is_one_line(capsys, text, said):
+    from relay_tui.store.paths import config_path
+
+    config_path().write_text(text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "models")
+    assert (code, out) == (2, "") and said in one_line(err) and "u:p" not in err
+
+
+@pytest.mark.parametrize("argv", [["--base-url", "http://127.0.0.1:9/v1\x1b[2J"],
+                                  ["--base-url", "http://127.0.0.1:9/\u202ev1"]], ids=["escape", "bidi"])
+def test_a_base_url_with_controls_is_a_usage_error(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(capsys, *argv, "models")
+    assert exit_.value.code == 2
+    assert "must be a URL starting with http:// or https://" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, text", [("deep.json", "[" * 100_000), ("deep.toml", "a = " + "[" * 100_000)])
+def test_a_deep_faults_file_is_one_line(capsys, tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "demo-relay", "--faults", str(path))
+    assert (code, out) == (2, "") and one_line(err).endswith(": nested too deeply")
+
+
+@pytest.mark.parametrize("proxy", ["ftp://bob:s3cret-pw@127.0.0.1:9", "ht!tp://bob:s3cret-pw@[::1",
+                                   "http://bob:s3cret-pw@\x1b[2J:9", "http://bob:s3cret-pw@127.0.0.1:port"])
+def test_an_unusable_proxy_in_the_environment_is_one_line_without_its_password(capsys, monkeypatch, proxy):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY")
+    code, out, err = run_cli(capsys, "--base-url", "https://relay.example.test/v1", "models")
+    assert (code, out) == (1, "")
+    assert one_line(err).startswith("relay-tui: the proxy URL in HTTPS_PROXY/ALL_PROXY is not usable")
+    assert "s3cret" not in err and "bob" not in err

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from relay_tui.core.bounded_json import loads
 from relay_tui.core.compare import Column, ComparisonResult, run_comparison
-from relay_tui.core.sanitize import has_surrogate
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
@@ -48,9 +47,6 @@ def read_prompt_file(path: str | Path) -> list[str]:
                 raise PromptFileError(f"{path}:{number}: a JSONL line needs a \"prompt\" field "
                                       f"holding text") from None
             line = prompt
-        if has_surrogate(line):  # "\ud800" in JSON: a lone surrogate, which no relay or store takes
-            raise PromptFileError(f"{path}:{number}: the prompt holds a lone surrogate (\\ud800-"
-                                  f"\\udfff), which is not text")
         prompts.append(line)
     if not prompts:
         raise PromptFileError(f"{path} has no prompts")

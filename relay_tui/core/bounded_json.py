@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay_tui.core.sanitize import mend_surrogates
+
 try:  # orjson refuses depth over 1024 itself, and NaN; json takes what it refuses
     from orjson import JSONDecodeError as _FastError, loads as _fast_loads
 except ImportError:  # no wheel for this platform: json alone
@@ -50,6 +52,7 @@ def loads(raw: bytes | str) -> Any:
             raise JsonRefused(too_deep=True) from None
         except ValueError:  # UnicodeDecodeError and too many digits are ValueErrors too
             raise JsonRefused() from None
+        value = mend_surrogates(value)  # what orjson refused may hold "\ud800"
     if depth_over(value, MAX_DEPTH):
         raise JsonRefused(too_deep=True)
     return value

@@ -120,14 +120,21 @@ class RelayClient:
                                     f"non-ASCII characters (a bad paste?) — run "
                                     f"`relay-tui keys set {p.name}`").with_key_source(self.key_source)
                 headers["Authorization"] = f"Bearer {self._key}"
-            self._http = httpx.AsyncClient(
-                headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
-                # redirects are reported, not followed (a POST would turn GET)
-                # read: waiting for headers; a stream switches to idle_timeout for its body.
-                # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
-                timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
-                                      write=p.connect_timeout, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+            try:
+                self._http = httpx.AsyncClient(
+                    headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
+                    # redirects are reported, not followed (a POST would turn GET)
+                    # read: waiting for headers; a stream switches to idle_timeout for its body.
+                    # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
+                    timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
+                                          write=p.connect_timeout, pool=None),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+            except (ValueError, httpx.InvalidURL):  # the profile's proxy is checked when read
+                err = ConnectionFailed(f"the proxy URL in {self._proxy_source()} is not usable (a "
+                                       f"scheme other than http, https, socks5 or socks5h, or a "
+                                       f"malformed address) — fix or unset it")
+                err.retryable = False
+                raise err from None
         return self._http
 
     def _loopback_bypass(self) -> dict[str, None] | None:
@@ -372,7 +379,7 @@ class RelayClient:
             await _drain(chunks)
             yield [done] if parser.usage is None else [parser.usage, done]
         except httpx.ReadTimeout:
-            if response is None:
+            if response is None or run.chunks == 0:
                 raise self._first_byte_timeout(request_id) from None
             raise self._silent_timeout(request_id, run) from None
         except httpx.HTTPError as exc:
@@ -392,16 +399,23 @@ class RelayClient:
 
         A silent relay is caught by httpx's socket read timeout (set to the idle gap before the
         body is read), which costs nothing per chunk. Only reads that follow bytes without text
-        (`run.quiet`), and those before the first text, are put under an asyncio deadline, ~5 us
-        each: a stream whose every chunk carries text (nearly all of them) pays none."""
+        (`run.quiet`), those before the first text and those near the overall deadline are put
+        under an asyncio deadline, ~5 us each: a stream whose every chunk carries text (nearly
+        all of them) pays none, unless idle_timeout is below first_byte_timeout."""
         p = self.profile
-        response.request.extensions["timeout"]["read"] = min(p.idle_timeout, p.request_timeout)
+        # The socket's timeout is fixed for the whole body: it must not cut the first-byte budget
+        # short (a relay slow to its first text, idle_timeout < first_byte_timeout); when that
+        # makes it longer than idle_timeout, every read is guarded instead.
+        socket = min(max(p.idle_timeout, p.first_byte_timeout), p.request_timeout)
+        response.request.extensions["timeout"]["read"] = socket
+        socket_is_idle = socket <= p.idle_timeout
         loop = asyncio.get_running_loop()
         first_due = perf_counter() + first_deadline - loop.time()  # on the perf_counter clock
         source = response.aiter_bytes()
         while True:
             # the socket's idle timeout cannot see the overall deadline: near it, a read is guarded
-            guarded = run.chunks == 0 or run.quiet or run.end - perf_counter() < p.idle_timeout
+            guarded = (run.chunks == 0 or run.quiet or not socket_is_idle
+                       or run.end - perf_counter() < p.idle_timeout)
             if guarded:
                 due = min(first_due if run.chunks == 0 else run.last + p.idle_timeout, run.end)
                 left = due - perf_counter()
@@ -574,6 +588,10 @@ class RelayClient:
                                    request_id=request_id)
             err.retryable = False
             return err
+        if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+            # httpx builds the next request of a redirect even when it will not follow it
+            return BadResponse("the relay redirects to a malformed address (its Location header is "
+                               "not a URL) — check the profile's base URL", request_id=request_id)
         if chunks:
             return _cut_off(chunks, request_id)
         via = f" (through the proxy {proxy})" if proxy else ""

@@ -183,8 +183,9 @@ def read_faults(path: str | Path) -> list:
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ValueError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {why}") from None
     if isinstance(data, dict):
         data = data.get("faults", data.get("fault", []))
     if not isinstance(data, list):
