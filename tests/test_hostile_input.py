@@ -203,3 +203,30 @@ def test_an_unusable_proxy_in_the_environment_is_one_line_without_its_password(c
     assert (code, out) == (1, "")
     assert one_line(err).startswith("relay-tui: the proxy URL in HTTPS_PROXY/ALL_PROXY is not usable")
     assert "s3cret" not in err and "bob" not in err
+
+
+async def test_names_from_config_toml_are_inert_on_every_pane(demo_relay, monkeypatch):
+    """A profile name and default model with escapes, a bidi override and Textual markup: the
+    status bar, the profile picker, and the compare, quota and latency panes show them inert
+    (the picker and the quota pane printed them raw; a str label is markup to Textual)."""
+    from relay_tui.app import AppOptions, make_app
+    from relay_tui.store.paths import config_path
+    from tests.support.screen import screen_text
+
+    config_path().write_text(
+        'active_profile = "e\\u001b[2J\\u202e[/x]"\n[profiles."e\\u001b[2J\\u202e[/x]"]\n'
+        f'base_url = "{demo_relay.base_url}"\ndefault_model = "gpt\\u001b]0;x\\u0007\\u202e[b]x[/b][/x]"\n'
+        'key_env = "RELAY_TUI_API_KEY"\n', encoding="utf-8")
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    app = make_app(AppOptions())
+    async with app.run_test(size=(120, 30)) as pilot:
+        for key, shown in (("f2", "model gpt␛]0;x␇<U+202E>[b]x[/b][/x]"), ("ctrl+o", "e␛[2J<U+202E>[/x]  (current)"),
+                           ("escape", "e␛[2J<U+202E>[/x]  ·"), ("f3", "Models"), ("f4", "Quota · e␛[2J<U+202E>[/x]"),
+                           ("f5", "profiles: all"), ("ctrl+e", "profiles: e␛[2J<U+202E>[/x]")):
+            await pilot.press(key)
+            deadline = 50
+            while shown not in screen_text(app) and deadline:
+                await pilot.pause(0.1)
+                deadline -= 1
+            check(f"the screen after {key}", screen_text(app))
+            assert shown in screen_text(app), (key, screen_text(app))

@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from relay_tui.core.errors import RelayError
+from relay_tui.core.sanitize import neutralise_id
 
 
 async def keys_in_order(widget, event: events.Key, handled_here: bool) -> bool:
@@ -69,8 +70,9 @@ def fuzzy_filter(query: str, items: list[str]) -> list[str]:
 
 
 def _plain(label: str | Text) -> Text:
-    """A label as plain text: model ids and profile names are never Textual markup."""
-    return Text(label) if isinstance(label, str) else label
+    """A label as plain, inert text: model ids and profile names (from relays, config.toml) are
+    never Textual markup, and never drive the terminal."""
+    return Text(neutralise_id(label)) if isinstance(label, str) else label
 
 
 def move_highlight(options: OptionList, step: int) -> None:
