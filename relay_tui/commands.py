@@ -288,7 +288,7 @@ def cmd_compare(args) -> int:
                     results.append(await run_comparison(
                         client, history, profile=target.profile.name, models=models, prompt=prompt,
                         system_prompt=args.system, max_tokens=args.max_tokens,
-                        on_column_done=None if args.json else _column_progress))
+                        on_column_done=_column_failure if args.json else _column_progress))
 
         try:
             asyncio.run(go())
@@ -305,10 +305,15 @@ def cmd_compare(args) -> int:
 def _column_progress(column) -> None:
     from relay_tui.core.summary import footer
 
+    if column.error is None:
+        err(f"  ✓ {footer(column.done, column.model)}")
+    _column_failure(column)
+
+
+def _column_failure(column) -> None:
+    """A failed column's line on stderr, with --json too (as `chat --json` says its failure)."""
     if column.error is not None:
         err(f"  ✗ {column.model}: {column.error}")
-    else:
-        err(f"  ✓ {footer(column.done, column.model)}")
 
 
 def _print_comparison(result) -> None:

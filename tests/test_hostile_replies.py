@@ -318,6 +318,10 @@ ERRORS = [
          1, "rate limited by the relay (HTTP 429): x"),
     Case("Retry-After of 400 digits", {C: error(429, {"error": {"message": "x"}}, headers=[(b"Retry-After", b"9" * 400)])},
          1, "over a year"),
+    Case("a cost header of 1e300, NaN, -1, escapes", {C: Reply(200, sse(OK, usage(completion_tokens=2)),
+                                                               content_type="text/event-stream", headers=[
+        (b"x-litellm-response-cost", b"1e300"), (b"X-LiteLLM-Response-Cost", b"nan"),
+        (b"x-litellm-response-cost", b"-1"), (b"x-litellm-response-cost", b"\x1b[2J")])}, 0, "hi"),
     Case("x-ratelimit headers with escapes", {C: Reply(200, [OK_LINE, DONE], content_type="text/event-stream", headers=[
         (b"x-ratelimit-remaining-requests", b"\x1b[2J"), (b"x-ratelimit-reset-requests", b"1e308s")])}, 0, "hi"),
     Case("407 from the relay itself", {C: error(407, {"error": {"message": "auth"}}, headers=[
@@ -514,5 +518,38 @@ async def test_the_tui_survives_every_chat_case(relay, monkeypatch):
         relay.routes = {C: stream(chunk("still "), chunk("here"))}
         pane = await send(pilot, "hi")
         assert pane.query(AnswerBlock).last().text == "still here"
+    with History() as history:
+        check_stored(history, "h")
+
+
+GROUP_ROUTES = {  # what compare and bench meet: one route each, every column or request alike
+    "the corpus as the answer and the served model": {C: stream({**chunk(HOSTILE), "model": ES})},
+    "an error with escapes": {C: error(500, {"error": {"message": ES}})},
+    "usage of NaN, 1e400 and a cost of 1e300": {C: stream(OK, b'data: {"choices":[],"usage":{"prompt_tokens":NaN,'
+                                                              b'"completion_tokens":1e400,"cost":1e300}}\n\n')},
+    "[ x 100,000": {C: Reply(200, b"[" * 100_000)},
+    "a reset mid-answer": {C: raw(head(SSE_HEAD), OK_LINE, RESET)},
+    "a lone surrogate": {C: stream(b'data: {"choices":[{"delta":{"content":"a\\ud800b"}}]}\n\n')},
+}
+
+
+@pytest.mark.parametrize("name", GROUP_ROUTES)
+def test_compare_and_bench_meet_the_hostile_relay(name, relay, monkeypatch, capsys):
+    """compare (two columns) and bench (three requests), plain and --json: an exit of 0 or 1,
+    no traceback, every byte inert, JSON still JSON, each failure said once per column or per
+    kind of failure."""
+    monkeypatch.setenv("HOSTILE_KEY", TEST_KEY)
+    relay.routes = dict(GROUP_ROUTES[name])
+    profile(relay, Case(name, {}, 0))
+    for argv in (["compare", "-m", "m,m", "hi"], ["compare", "--json", "-m", "m,m", "hi"],
+                 ["bench", "-m", "m", "-n", "3", "-c", "3"], ["bench", "--json", "-m", "m", "-n", "3"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code in (0, 1) and "Traceback" not in err, (argv, err)
+        check(f"{argv} stdout", out)
+        check(f"{argv} stderr", err)
+        if "--json" in argv:
+            json.loads(out)
+        failures = [line for line in err.splitlines() if "✗" in line or "failed" in line]
+        assert len(failures) == (code == 1) * (2 if argv[0] == "compare" else 1), (argv, err)
     with History() as history:
         check_stored(history, "h")
