@@ -553,3 +553,25 @@ def test_compare_and_bench_meet_the_hostile_relay(name, relay, monkeypatch, caps
         assert len(failures) == (code == 1) * (2 if argv[0] == "compare" else 1), (argv, err)
     with History() as history:
         check_stored(history, "h")
+
+
+async def test_a_relay_listing_200000_models_does_not_freeze_the_picker(relay, monkeypatch):
+    """3.3 MB of model list (under the 4 MB cap): ctrl+t took 14 s and each key ~9 s, drawing
+    every option and scoring each id. The picker holds the first 1,000 and filters by substring
+    past 5,000 ids; the app answers keys meanwhile."""
+    from relay_tui.app import AppOptions, make_app
+    from tests.test_tui_chat import until
+
+    monkeypatch.setenv("HOSTILE_KEY", TEST_KEY)
+    relay.routes = models(b'{"data":[' + b",".join(b'{"id":"m%d"}' % i for i in range(200_000)) + b"]}")
+    profile(relay, Case("many", {}, 0, settings={"first_byte_timeout": 20}))  # 3.3 MB to read
+    app = make_app(AppOptions(profile="h"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+t")
+        picker = app.screen
+        await until(pilot, lambda: getattr(picker, "loaded", False), timeout=20)
+        options = picker.query_one("#picker-options")
+        assert options.option_count == 1000 and len(picker.items) == 200_000
+        assert picker.note_for(1000).startswith("the first 1,000 of 200,000 models: type to narrow")
+        await pilot.press(*"199999")  # the last one: only a filter over all 200,000 finds it
+        await until(pilot, lambda: options.option_count == 1)
