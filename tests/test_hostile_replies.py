@@ -575,3 +575,22 @@ async def test_a_relay_listing_200000_models_does_not_freeze_the_picker(relay, m
         assert picker.note_for(1000).startswith("the first 1,000 of 200,000 models: type to narrow")
         await pilot.press(*"199999")  # the last one: only a filter over all 200,000 finds it
         await until(pilot, lambda: options.option_count == 1)
+
+
+def test_an_answer_without_end_is_cut_at_the_answer_cap(relay, monkeypatch, capsys):
+    """A relay streaming text as fast as it can would fill memory and disk long before
+    request_timeout: past MAX_ANSWER_CHARS (32 M characters; 1 M here) the answer is cut with one
+    line, and what arrived is kept."""
+    from relay_tui.core import client
+
+    monkeypatch.setattr(client, "MAX_ANSWER_CHARS", 2**20)
+    monkeypatch.setenv("HOSTILE_KEY", TEST_KEY)
+    relay.routes = {C: stream(*[chunk("x" * 1024)] * 2000, done=False)}
+    profile(relay, Case("endless", {}, 1))
+    code, out, err = run_cli(capsys, "chat", "hi")
+    assert code == 1 and 2**20 - 100_000 < len(out) <= 2**20 + 2
+    assert err.count("\n") == 1 and err.startswith("relay-tui: the answer passed 1 M characters after ")
+    assert "tokens; stopped reading it — the relay or its upstream is misbehaving" in err
+    with History() as history:
+        kept = history.messages(history.conversations()[0].id)[1]
+    assert kept.state == "error" and kept.content == out.strip()

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from relay_tui.core.sse import ChunkParser
 
 MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
+# An answer (text and reasoning) past this is cut: a million-token answer is ~4 M characters, and a
+# relay streaming without end would fill the memory and the disk before request_timeout ends it.
+MAX_ANSWER_CHARS = 32 * 1024 * 1024
 MAX_ID_CHARS = 200                   # a relay's request id is shown and stored up to this length
 DRAIN_SECONDS = 0.25                 # how long to wait for the end of a body after [DONE]
 _PROXY_FIX = "check the user and password in the proxy URL (user:password@host:port)"
@@ -360,6 +363,10 @@ class RelayClient:
                     run.arrived(events)
                     if run.last > run.end:
                         raise self._overall_timeout(request_id, run.chunks)
+                    if parser.text_chars > MAX_ANSWER_CHARS:
+                        raise BadResponse(f"the answer passed {MAX_ANSWER_CHARS / 2**20:g} M characters "
+                                          f"after {run.chunks} tokens; stopped reading it — the relay "
+                                          f"or its upstream is misbehaving", request_id=request_id)
                     yield events
                 else:  # keep-alives, empty deltas, part of an event: the idle clock runs on
                     run.quiet = True
