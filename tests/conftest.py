@@ -6,6 +6,7 @@ keyring: RELAY_TUI_HOME points at a temporary folder and the keyring backend is 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keyring
@@ -56,6 +57,8 @@ def isolated_home(tmp_path, monkeypatch):
                 "https_proxy", "http_proxy", "all_proxy", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in [name for name in os.environ if name.startswith("OTEL_")]:
+        monkeypatch.delenv(var)   # telemetry stays off unless a test switches it on
     yield home
     leaks = files_containing(tmp_path, TEST_KEY[:12].encode())
     assert not leaks, f"the test key was written to {leaks}"

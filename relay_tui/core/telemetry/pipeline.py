@@ -1,0 +1,266 @@
+"""The export pipeline: one thread turns SpanSpecs into OpenTelemetry spans and metric points.
+
+Callers (the chat, compare and bench code, on the UI or network thread) only put a small tuple
+on a bounded queue: building spans, the SDK itself (imported here, on this thread, when the first
+item arrives: neither start-up nor the first frame pays for it) and the OTLP/HTTP export (the
+SDK's BatchSpanProcessor and PeriodicExportingMetricReader, each on a thread of its own, batched,
+with bounded queues) never run on the stream path. A full queue drops, and counts, what does not
+fit. A collector that is down, slow or refusing is reported once, through `report`, and the SDK's
+own log lines are kept off the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from relay_tui import __version__
+from relay_tui.core.telemetry.config import Plan
+from relay_tui.core.telemetry.spans import SECONDS_BUCKETS, TOKEN_BUCKETS, SpanSpec
+
+MAX_PENDING = 2048         # spans waiting for this thread; beyond that they are dropped
+_STOP = object()
+
+
+class Pipeline:
+    def __init__(self, plan: Plan, report: Callable[[str], None], *, metrics: bool = True):
+        self.plan = plan
+        self.metrics = metrics     # off for a backfill: the SDK stamps metric points "now"
+        self._report = report
+        self._reported = False
+        self.dropped = 0
+        self.exported = 0          # spans the collector accepted (for `telemetry export`)
+        self.failed = False
+        self._queue: queue.Queue = queue.Queue(MAX_PENDING)
+        self._sdk: _Sdk | None = None
+        self._thread = threading.Thread(target=self._run, name="relay-tui-telemetry", daemon=True)
+        self._thread.start()
+
+    def put(self, spec: SpanSpec, *, block: bool = False) -> None:
+        """Hand a span over. Live requests never block: when the queue is full the span is
+        dropped. A backfill blocks instead, since it has nothing else to do."""
+        try:
+            self._queue.put(spec, block=block)
+        except queue.Full:
+            self.dropped += 1
+
+    def stop(self, wait: float) -> None:
+        """Flush what is queued to the collector, waiting at most `wait` seconds, and less when
+        an export already failed: a collector that refuses or does not answer must not hold up
+        an exit (what is left is dropped)."""
+        deadline = time.monotonic() + wait
+        try:
+            self._queue.put(_STOP, timeout=wait)
+        except queue.Full:
+            pass
+        while self._thread.is_alive() and time.monotonic() < deadline and not _LastError.trouble.is_set():
+            self._thread.join(0.02)
+        if self._thread.is_alive() and self._sdk is not None:
+            self._sdk.abort()          # ends the exporters' retries and backoff sleeps
+            self._thread.join(1.0)
+
+    def problem(self, line: str) -> None:
+        """Say once that export fails (a collector down, slow or refusing)."""
+        self.failed = True
+        if not self._reported:
+            self._reported = True
+            self._report(line)
+
+    def _run(self) -> None:
+        item = self._queue.get()
+        if item is _STOP:
+            return
+        try:
+            self._sdk = _Sdk(self.plan, self)
+        except Exception as exc:  # noqa: BLE001 - a broken install must not break the app
+            self.problem(f"telemetry is off: the OpenTelemetry SDK did not start "
+                         f"({exc.__class__.__name__}: {exc})")
+            return
+        while item is not _STOP:
+            self._sdk.emit(item)
+            item = self._queue.get()
+        self._sdk.shutdown()
+
+
+class _Sdk:
+    """The OpenTelemetry SDK objects: a tracer and four GenAI histograms with their exporters."""
+
+    def __init__(self, plan: Plan, pipeline: Pipeline):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import MetricExportResult, PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+        from opentelemetry.sdk.trace.id_generator import IdGenerator
+        from opentelemetry.trace import SpanKind
+
+        self._kind = (SpanKind.CLIENT, SpanKind.INTERNAL)
+        self._pipeline = pipeline
+        _quiet_sdk_logs(pipeline)
+        where = _collector(plan)
+
+        class Spans(OTLPSpanExporter):
+            def export(self, spans):
+                result = super().export(spans)
+                if result is SpanExportResult.SUCCESS:
+                    pipeline.exported += len(spans)
+                else:
+                    pipeline.problem(f"telemetry: the collector at {where} did not take "
+                                     f"{len(spans)} spans ({_LastError.line or 'no answer'}); "
+                                     f"requests go on, their spans are dropped")
+                return result
+
+        class Metrics(OTLPMetricExporter):
+            def export(self, metrics_data, timeout_millis: float = 10_000, **kwargs):
+                result = super().export(metrics_data, timeout_millis, **kwargs)
+                if result is not MetricExportResult.SUCCESS:
+                    pipeline.problem(f"telemetry: the collector at {where} did not take the "
+                                     f"metrics ({_LastError.line or 'no answer'})")
+                return result
+
+        class Preset(IdGenerator):
+            """Ids chosen by `emit` (derived from the request), so spans are idempotent."""
+
+            trace_id = span_id = 0
+
+            def generate_trace_id(self) -> int:
+                return self.trace_id
+
+            def generate_span_id(self) -> int:
+                return self.span_id
+
+        endpoint = plan.endpoint
+        self._exporters = []
+        if plan.traces:
+            self._exporters.append(Spans(endpoint=f"{endpoint}/v1/traces" if endpoint else None))
+        if plan.metrics:
+            self._exporters.append(Metrics(endpoint=f"{endpoint}/v1/metrics" if endpoint else None))
+        attributes = {"service.version": __version__, **plan.resource_attributes}
+        if plan.service_name:
+            attributes["service.name"] = plan.service_name
+        resource = Resource.create(attributes)   # OTEL_RESOURCE_ATTRIBUTES merged in by the SDK
+        self._ids = Preset()
+        self._tracer_provider = TracerProvider(resource=resource, id_generator=self._ids,
+                                               shutdown_on_exit=False)
+        if plan.traces:
+            self._tracer_provider.add_span_processor(BatchSpanProcessor(self._exporters[0]))
+        self._tracer = self._tracer_provider.get_tracer("relay_tui", __version__)
+        self._meter_provider = MeterProvider(
+            resource=resource, shutdown_on_exit=False,
+            metric_readers=[PeriodicExportingMetricReader(e) for e in self._exporters
+                            if isinstance(e, Metrics)])
+        meter = self._meter_provider.get_meter("relay_tui", __version__)
+
+        def histogram(name: str, unit: str, description: str, buckets) -> Any:
+            return meter.create_histogram(name, unit=unit, description=description,
+                                          explicit_bucket_boundaries_advisory=list(buckets))
+
+        self._duration = histogram("gen_ai.client.operation.duration", "s",
+                                   "GenAI operation duration.", SECONDS_BUCKETS)
+        self._tokens = histogram("gen_ai.client.token.usage", "{token}",
+                                 "Number of input and output tokens used.", TOKEN_BUCKETS)
+        self._ttfc = histogram("gen_ai.client.operation.time_to_first_chunk", "s",
+                               "Time to receive the first chunk.", SECONDS_BUCKETS)
+        self._per_chunk = histogram("gen_ai.client.operation.time_per_output_chunk", "s",
+                                    "Time per output chunk after the first one.", SECONDS_BUCKETS)
+
+    def emit(self, spec: SpanSpec) -> None:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+
+        context = None
+        if spec.parent_span_id is not None:
+            parent = SpanContext(spec.trace_id, spec.parent_span_id, is_remote=False,
+                                 trace_flags=TraceFlags(TraceFlags.SAMPLED))
+            context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+        self._ids.trace_id, self._ids.span_id = spec.trace_id, spec.span_id
+        span = self._tracer.start_span(spec.name, context=context,
+                                       kind=self._kind[0 if spec.client else 1],
+                                       attributes=spec.attributes, start_time=spec.start_ns)
+        if spec.error is not None:
+            span.set_status(Status(StatusCode.ERROR, spec.error))
+        span.end(end_time=max(spec.end_ns, spec.start_ns))
+        if not (spec.client and self._pipeline.metrics):
+            return
+        attrs = spec.metric_attributes
+        if spec.duration is not None:
+            self._duration.record(spec.duration, attrs)
+        for token_type, count in spec.tokens.items():
+            self._tokens.record(count, {**attrs, "gen_ai.token.type": token_type})
+        if spec.ttfc is not None:
+            self._ttfc.record(spec.ttfc, attrs)
+        for gap in spec.chunk_gaps:
+            self._per_chunk.record(gap, attrs)
+
+    def shutdown(self) -> None:
+        self._tracer_provider.shutdown()
+        self._meter_provider.shutdown()
+
+    def abort(self) -> None:
+        for exporter in self._exporters:
+            exporter.shutdown()
+
+
+class _LastError(logging.Handler):
+    """Keeps the SDK's last warning (why an export failed) for the one line the user sees,
+    instead of letting Python's last-resort handler print every retry on the terminal; and
+    raises `trouble`, so an exit does not wait out the exporter's retries."""
+
+    line: str | None = None
+    trouble = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from relay_tui.core.telemetry.spans import scrub
+
+        _LastError.trouble.set()
+        try:
+            message = " ".join(record.getMessage().split())
+        except Exception:  # noqa: BLE001
+            return
+        if "shutdown" not in message.lower():   # our own abort, not the reason
+            _LastError.line = scrub(_reason(message))
+
+
+_REASONS = (("connection refused", "connection refused"), ("name or service not known", "unknown host"),
+            ("timed out", "timed out"), ("timeout", "timed out"), ("ssl", "TLS failed"),
+            ("certificate", "TLS failed"))
+_STATUS = re.compile(r"code: (\d{3}), reason: ([^,;]*)")
+
+
+def _reason(message: str) -> str:
+    """The SDK's log line, cut to why: "connection refused", "HTTP 401 Unauthorized", ..."""
+    status = _STATUS.search(message)
+    if status:
+        return f"HTTP {status[1]} {status[2].strip()}".strip()
+    lower = message.lower()
+    return next((why for needle, why in _REASONS if needle in lower), message[:120])
+
+
+def _quiet_sdk_logs(pipeline: Pipeline) -> None:
+    logger = logging.getLogger("opentelemetry")
+    if not any(isinstance(h, _LastError) for h in logger.handlers):
+        logger.addHandler(_LastError(logging.WARNING))
+    logger.propagate = False
+    _LastError.line = None
+    _LastError.trouble.clear()
+
+
+def _collector(plan: Plan) -> str:
+    """Where spans go, as host:port (never a user or password), for messages."""
+    import os
+    from urllib.parse import urlsplit
+
+    url = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or
+           os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or plan.endpoint or "")
+    parts = urlsplit(url.strip())
+    try:
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    except ValueError:
+        return str(parts.hostname)
