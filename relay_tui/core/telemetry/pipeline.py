@@ -65,11 +65,16 @@ class Pipeline:
             self._thread.join(1.0)
 
     def problem(self, line: str) -> None:
-        """Say once that export fails (a collector down, slow or refusing)."""
+        """Say once that telemetry does not work (a collector down, slow or refusing)."""
         self.failed = True
         if not self._reported:
             self._reported = True
             self._report(line)
+
+    def export_failed(self, reason: str | None) -> None:
+        self.problem(f"telemetry: the collector at {_collector(self.plan)} does not take the "
+                     f"spans and metrics ({reason or 'no answer'}); requests go on, their "
+                     f"telemetry is dropped while it does not")
 
     def _run(self) -> None:
         item = self._queue.get()
@@ -104,7 +109,6 @@ class _Sdk:
         self._kind = (SpanKind.CLIENT, SpanKind.INTERNAL)
         self._pipeline = pipeline
         _quiet_sdk_logs(pipeline)
-        where = _collector(plan)
 
         class Spans(OTLPSpanExporter):
             def export(self, spans):
@@ -112,17 +116,14 @@ class _Sdk:
                 if result is SpanExportResult.SUCCESS:
                     pipeline.exported += len(spans)
                 else:
-                    pipeline.problem(f"telemetry: the collector at {where} did not take "
-                                     f"{len(spans)} spans ({_LastError.line or 'no answer'}); "
-                                     f"requests go on, their spans are dropped")
+                    pipeline.export_failed(_LastError.line)
                 return result
 
         class Metrics(OTLPMetricExporter):
             def export(self, metrics_data, timeout_millis: float = 10_000, **kwargs):
                 result = super().export(metrics_data, timeout_millis, **kwargs)
                 if result is not MetricExportResult.SUCCESS:
-                    pipeline.problem(f"telemetry: the collector at {where} did not take the "
-                                     f"metrics ({_LastError.line or 'no answer'})")
+                    pipeline.export_failed(_LastError.line)
                 return result
 
         class Preset(IdGenerator):
@@ -209,16 +210,20 @@ class _Sdk:
 
 
 class _LastError(logging.Handler):
-    """Keeps the SDK's last warning (why an export failed) for the one line the user sees,
-    instead of letting Python's last-resort handler print every retry on the terminal; and
-    raises `trouble`, so an exit does not wait out the exporter's retries."""
+    """Turns the SDK's warnings (an export attempt failed, a retry is due) into the one line
+    the user sees, at the first failed attempt rather than after 10 s of retries, instead of
+    letting Python's last-resort handler print every retry on the terminal; and raises
+    `trouble`, so an exit does not wait out the exporter's retries."""
 
     line: str | None = None
     trouble = threading.Event()
+    pipeline: Pipeline | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         from relay_tui.core.telemetry.spans import scrub
 
+        if not record.name.startswith("opentelemetry.exporter"):
+            return            # kept off the terminal, but not about the collector
         _LastError.trouble.set()
         try:
             message = " ".join(record.getMessage().split())
@@ -226,6 +231,8 @@ class _LastError(logging.Handler):
             return
         if "shutdown" not in message.lower():   # our own abort, not the reason
             _LastError.line = scrub(_reason(message))
+            if _LastError.pipeline is not None:
+                _LastError.pipeline.export_failed(_LastError.line)
 
 
 _REASONS = (("connection refused", "connection refused"), ("name or service not known", "unknown host"),
@@ -249,6 +256,7 @@ def _quiet_sdk_logs(pipeline: Pipeline) -> None:
         logger.addHandler(_LastError(logging.WARNING))
     logger.propagate = False
     _LastError.line = None
+    _LastError.pipeline = pipeline
     _LastError.trouble.clear()
 
 
