@@ -19,7 +19,7 @@ TEST_KEY = "sk-test-9f3b2c7d1e5a4f60b8c2d9e7a1f3b5c7"
 
 
 # Session fixtures backed by a real server in a cached venv, and the support module installing it.
-SERVER_FIXTURES = {"litellm_relay": "tests.support.litellm_proxy"}
+SERVER_FIXTURES = {"litellm_relay": "tests.support.litellm_proxy", "phoenix": "tests.support.phoenix"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -74,8 +74,9 @@ class OtlpSink:
         return found
 
     def histograms(self) -> dict[str, list[dict]]:
-        """Metric name -> its histogram points (attributes, count, sum, bounds, unit), from the
-        last export that had it (points are cumulative)."""
+        """Metric name -> its histogram points (attributes, count, sum, bounds, unit) from every
+        export received (a process's points are cumulative; a CLI command exports once, as it
+        ends)."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
             ExportMetricsServiceRequest)
 
@@ -87,10 +88,10 @@ class OtlpSink:
             for resource_metrics in request.resource_metrics:
                 for scope in resource_metrics.scope_metrics:
                     for metric in scope.metrics:
-                        found[metric.name] = [
+                        found.setdefault(metric.name, []).extend(
                             {"attributes": attributes(p.attributes), "count": p.count,
                              "sum": p.sum, "bounds": list(p.explicit_bounds), "unit": metric.unit}
-                            for p in metric.histogram.data_points]
+                            for p in metric.histogram.data_points)
         return found
 
 
