@@ -15,7 +15,7 @@ import pytest
 from relay_tui.cli import main
 from relay_tui.core import telemetry
 from relay_tui.core.telemetry.config import TelemetryUnavailable, plan
-from relay_tui.core.telemetry.spans import SECONDS_BUCKETS, TOKEN_BUCKETS, derived_ids, scrub
+from relay_tui.core.telemetry.spans import SECONDS_BUCKETS, TOKEN_BUCKETS, derived_ids
 from relay_tui.store.config import ConfigError, TelemetrySettings, load_settings
 from relay_tui.store.history import History
 from tests.conftest import TEST_KEY
@@ -249,8 +249,6 @@ def test_no_secret_leaves_the_machine(capsys, demo_relay, sink, monkeypatch, tmp
     for secret in (TEST_KEY, TEST_KEY[:12], "url-p4ssw0rd", "relayuser", "hdr-s3cret-value",
                    "collector-token"):
         assert secret.encode() not in raw, secret
-    assert scrub("see https://u:pw@host/v1 with Bearer abc.def and sk-abcdef123456") == \
-        "see https://host/v1 with Bearer [redacted] and sk-[redacted]"
 
 
 # -- never in the way ---------------------------------------------------------------------------

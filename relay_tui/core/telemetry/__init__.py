@@ -38,7 +38,10 @@ _parent: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar
 
 
 def stderr_line(line: str) -> None:
-    print(f"relay-tui: {line}", file=sys.stderr, flush=True)
+    """The CLI's way to say a telemetry problem: one line on stderr (it may quote a collector)."""
+    from relay_tui.core.sanitize import neutralise
+
+    print(neutralise(f"relay-tui: {line}"), file=sys.stderr, flush=True)
 
 
 def start(settings: TelemetrySettings | None = None, *,

@@ -220,7 +220,7 @@ class _LastError(logging.Handler):
     pipeline: Pipeline | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        from relay_tui.core.telemetry.spans import scrub
+        from relay_tui.core.redact import redact
 
         if not record.name.startswith("opentelemetry.exporter"):
             return            # kept off the terminal, but not about the collector
@@ -230,7 +230,7 @@ class _LastError(logging.Handler):
         except Exception:  # noqa: BLE001
             return
         if "shutdown" not in message.lower():   # our own abort, not the reason
-            _LastError.line = scrub(_reason(message))
+            _LastError.line = redact(_reason(message))
             if _LastError.pipeline is not None:
                 _LastError.pipeline.export_failed(_LastError.line)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from relay_tui.core.redact import redact
 
 PROVIDER = "openai"      # the wire format relay-tui speaks (OpenAI Chat Completions), see DESIGN-NOTES
 NOT_AN_ERROR = ("stopped",)   # as store/history.py counts them: a user's Esc is not the relay's error
@@ -142,7 +143,7 @@ def request_span(row: Mapping[str, Any], row_id: int | None, *, base_url: str | 
         name=f"chat {model}", trace_id=trace_id, span_id=span_id,
         parent_span_id=parent[1] if parent else None, start_ns=start_ns,
         end_ns=start_ns + int(elapsed * 1e9), attributes=attrs,
-        error=scrub(row.get("error") or error_kind) if failed else None,
+        error=redact(row.get("error") or error_kind) if failed else None,
         metric_attributes=metric_attrs,
         duration=None if error_kind in NOT_AN_ERROR else elapsed,
         ttfc=row.get("ttft"), chunk_gaps=tuple(chunk_gaps), tokens=tokens)
@@ -178,21 +179,6 @@ def content_attributes(content: Content, finish_reason: str | None) -> dict[str,
             [{"role": "assistant", "parts": [{"type": "text", "content": content.answer}],
               "finish_reason": finish_reason or "error"}], ensure_ascii=False)
     return attrs
-
-
-_URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)\S+")
-_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-]{6,}")
-
-
-def scrub(text: str | None) -> str | None:
-    """A line fit to leave the machine: no URL credentials, bearer tokens or key-like strings
-    (error lines are already key-masked; this is the belt to those braces)."""
-    if text is None:
-        return None
-    text = _URL_USER.sub(r"\1", text)
-    text = _BEARER.sub(r"\1[redacted]", text)
-    return _KEY_LIKE.sub(r"\1-[redacted]", text)
 
 
 def _server(base_url: str | None) -> tuple[str | None, int | None]:
