@@ -87,7 +87,12 @@ class Pipeline:
                          f"({exc.__class__.__name__}: {exc})")
             return
         while item is not _STOP:
-            self._sdk.emit(item)
+            try:
+                self._sdk.emit(item)
+            except Exception as exc:  # noqa: BLE001 - a span we cannot build is dropped, not fatal
+                self.dropped += 1
+                self.problem(f"telemetry: a span could not be built ({exc.__class__.__name__}); "
+                             f"it was dropped")
             item = self._queue.get()
         self._sdk.shutdown()
 
