@@ -333,6 +333,15 @@ def test_backfill_sends_the_log_once_with_the_live_ids(capsys, relay_env, sink, 
         assert len(history.requests()) == 4
 
 
+def test_status_says_where_spans_go(capsys, monkeypatch):
+    assert cli(capsys, "telemetry", "status")[1].startswith("telemetry is off: set OTEL_EXPORTER_OTLP_ENDPOINT")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "laptops")
+    code, out, _ = cli(capsys, "telemetry", "status")
+    assert code == 0 and out.strip() == ("telemetry is on (OTEL_EXPORTER_OTLP_ENDPOINT) as service "
+                                         "laptops; prompts and answers are not exported")
+
+
 def test_backfill_when_off_says_how_to_switch_it_on(capsys):
     code, _, err = cli(capsys, "telemetry", "export", "--since", "7d")
     assert code == 2 and "OTEL_EXPORTER_OTLP_ENDPOINT" in err
@@ -343,3 +352,17 @@ def test_backfill_when_off_says_how_to_switch_it_on(capsys):
 def test_ids_are_derived_from_the_request():
     assert derived_ids("request", "rt-1", "1.5") == derived_ids("request", "rt-1", "1.5")
     assert derived_ids("request", "rt-1", "1.5") != derived_ids("request", "rt-2", "1.5")
+
+
+def test_a_stopped_request_is_not_an_error():
+    from relay_tui.core.telemetry.spans import request_span
+
+    row = dict(request_id="", profile="p", model="gpt-4.1", served_model=None, kind="chat",
+               started_at=1_800_000_000.25, status=200, error_kind="stopped", error=None,
+               ttft=0.4, total=None, headers=0.1)
+    spec = request_span(row, 7, base_url="https://user:pw@relay.test/v1")
+    assert spec.error is None and "error.type" not in spec.attributes
+    assert spec.attributes["relay_tui.outcome"] == "stopped" and spec.duration is None
+    assert spec.end_ns - spec.start_ns == int(0.4 * 1e9)          # the last timing taken
+    assert spec.attributes["server.address"] == "relay.test" and spec.attributes["server.port"] == 443
+    assert "pw" not in repr(spec) and "user" not in repr(spec)

@@ -17,7 +17,7 @@ from relay_tui.core.events import Done, Metrics
 
 if TYPE_CHECKING:
     from relay_tui.core.fanout import BenchRecord
-    from relay_tui.core.telemetry import Content
+    from relay_tui.core.telemetry.spans import Content
     from relay_tui.store.history import History
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,15 +19,17 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from relay_tui.core.telemetry.config import Plan, TelemetryUnavailable, plan
-from relay_tui.core.telemetry.spans import Content, request_span, run_span
 
 if TYPE_CHECKING:
     from relay_tui.core.events import Metrics
     from relay_tui.core.telemetry.pipeline import Pipeline
+    from relay_tui.core.telemetry.spans import Content
     from relay_tui.store.config import TelemetrySettings
 
-__all__ = ["Content", "TelemetryUnavailable", "plan", "start", "stop", "active", "content",
-           "request_logged", "run"]
+# Only what start-up needs is imported here (the rest when telemetry is on): the TUI imports this
+# module before its first frame.
+__all__ = ["TelemetryUnavailable", "plan", "start", "stop", "active", "content", "request_logged",
+           "run"]
 
 STOP_WAIT = 3.0   # seconds an exit waits for the last spans to reach the collector
 
@@ -79,7 +80,11 @@ def content(messages: list[dict], answer: str | None) -> Content | None:
     """What was asked and answered, for the span: only when the user opted in to capturing it
     (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT or `capture_content`), else None."""
     pipeline = _pipeline
-    return Content(messages, answer) if pipeline and pipeline.plan.capture_content else None
+    if pipeline is None or not pipeline.plan.capture_content:
+        return None
+    from relay_tui.core.telemetry.spans import Content
+
+    return Content(messages, answer)
 
 
 def request_logged(row: Mapping[str, Any], row_id: int, *, metrics: Metrics | None = None,
@@ -88,6 +93,8 @@ def request_logged(row: Mapping[str, Any], row_id: int, *, metrics: Metrics | No
     pipeline = _pipeline
     if pipeline is None:
         return
+    from relay_tui.core.telemetry.spans import request_span
+
     p = pipeline.plan
     pipeline.put(request_span(
         row, row_id, base_url=metrics.base_url if metrics else None, parent=_parent.get(),
@@ -107,10 +114,10 @@ def run(name: str, attributes: Mapping[str, Any], *,
     if _pipeline is None:
         yield
         return
-    from relay_tui.core.telemetry.spans import derived_ids
+    from relay_tui.core.telemetry.spans import derived_ids, run_span
 
     ids = derived_ids(*key) if key else (int.from_bytes(os.urandom(16), "big") or 1,
-                                         secrets.randbits(64) or 1)
+                                         int.from_bytes(os.urandom(8), "big") or 1)
     outer = _parent.get()
     token = _parent.set((outer[0] if outer else ids[0], ids[1]))
     started = time.time()

@@ -12,6 +12,7 @@ own log lines are kept off the terminal.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -148,10 +149,12 @@ class _Sdk:
             self._exporters.append(Spans(endpoint=f"{endpoint}/v1/traces" if endpoint else None))
         if plan.metrics:
             self._exporters.append(Metrics(endpoint=f"{endpoint}/v1/metrics" if endpoint else None))
-        attributes = {"service.version": __version__, **plan.resource_attributes}
-        if plan.service_name:
-            attributes["service.name"] = plan.service_name
-        resource = Resource.create(attributes)   # OTEL_RESOURCE_ATTRIBUTES merged in by the SDK
+        # The SDK merges OTEL_RESOURCE_ATTRIBUTES in; what it names wins over [telemetry]'s.
+        from_env = {pair.partition("=")[0].strip() for pair in
+                    os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")}
+        attributes = {"service.version": __version__, "service.name": plan.service_name,
+                      **{k: v for k, v in plan.resource_attributes.items() if k not in from_env}}
+        resource = Resource.create(attributes)
         self._ids = Preset()
         self._tracer_provider = TracerProvider(resource=resource, id_generator=self._ids,
                                                shutdown_on_exit=False)
@@ -267,7 +270,6 @@ def _quiet_sdk_logs(pipeline: Pipeline) -> None:
 
 def _collector(plan: Plan) -> str:
     """Where spans go, as host:port (never a user or password), for messages."""
-    import os
     from urllib.parse import urlsplit
 
     url = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or

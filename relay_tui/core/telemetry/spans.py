@@ -13,7 +13,6 @@ opentelemetry-semantic-conventions 0.66b2).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +61,8 @@ class SpanSpec:
 
 def derived_ids(*key: object) -> tuple[int, int]:
     """(trace id, span id) from a key: the same key gives the same ids on every machine."""
+    import hashlib   # loads OpenSSL (~15 ms): not at start-up, only once telemetry is on
+
     digest = hashlib.blake2b("\x1f".join(map(str, key)).encode(), digest_size=24,
                              person=b"relay-tui-otel").digest()
     return int.from_bytes(digest[:16], "big") or 1, int.from_bytes(digest[16:], "big") or 1
