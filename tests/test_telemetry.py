@@ -294,6 +294,29 @@ def test_spans_are_dropped_not_queued_without_bound(monkeypatch):
     assert took / (MAX_PENDING * 3) < 200e-6     # per span, on the caller's thread
 
 
+def test_while_the_collector_is_down_spans_are_not_even_built(monkeypatch):
+    """A refused connection is known from the first span on (a probe): the rest are dropped at
+    the hook, so a dead collector costs requests nothing."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    problems: list[str] = []
+    telemetry.start(TelemetrySettings(), report=problems.append)
+    row = dict(request_id="rt-x", profile="p", model="m", served_model="m", kind="bench",
+               started_at=time.time(), status=200, error_kind=None, error=None, total=0.1)
+    telemetry.request_logged(row, 1)
+    pipeline = telemetry.active()
+    for _ in range(200):
+        if pipeline.shedding():
+            break
+        time.sleep(0.05)
+    started = time.perf_counter()
+    for i in range(1000):
+        telemetry.request_logged({**row, "request_id": f"rt-{i}"}, i)
+    took = time.perf_counter() - started
+    telemetry.stop()
+    assert len(problems) == 1 and "connection refused" in problems[0]
+    assert pipeline.dropped >= 1000 and took / 1000 < 20e-6
+
+
 async def test_tui_shows_one_notice_when_the_collector_is_down(demo_relay, monkeypatch):
     from tests.test_tui_chat import SIZE, chat_app, send
 

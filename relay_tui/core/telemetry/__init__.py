@@ -93,6 +93,9 @@ def request_logged(row: Mapping[str, Any], row_id: int, *, metrics: Metrics | No
     pipeline = _pipeline
     if pipeline is None:
         return
+    if pipeline.shedding():        # the collector is down: nothing to build
+        pipeline.dropped += 1
+        return
     from relay_tui.core.telemetry.spans import request_span
 
     p = pipeline.plan

@@ -57,7 +57,7 @@ def export_history(history: History, settings: Settings, *, since: float,
     if chosen is None:
         raise TelemetryUnavailable(OFF)
     parents = _comparisons(history, since)
-    pipeline = Pipeline(chosen, report, metrics=False)
+    pipeline = Pipeline(chosen, report, backfill=True)
     ends: dict[tuple, int] = {}
     rows = history.requests(since=since)
     for row in rows:

@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -25,13 +26,17 @@ from relay_tui.core.telemetry.config import Plan
 from relay_tui.core.telemetry.spans import SECONDS_BUCKETS, TOKEN_BUCKETS, SpanSpec
 
 MAX_PENDING = 2048         # spans waiting for this thread; beyond that they are dropped
+DOWN_SECONDS = 30.0        # after a failed export, live spans are shed this long, then tried again
+PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 _STOP = object()
 
 
 class Pipeline:
-    def __init__(self, plan: Plan, report: Callable[[str], None], *, metrics: bool = True):
+    def __init__(self, plan: Plan, report: Callable[[str], None], *, backfill: bool = False):
         self.plan = plan
-        self.metrics = metrics     # off for a backfill: the SDK stamps metric points "now"
+        # A backfill records no metrics (the SDK stamps points "now") and sheds nothing.
+        self.backfill = backfill
+        self._down_until = 0.0
         self._report = report
         self._reported = False
         self.dropped = 0
@@ -42,9 +47,17 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="relay-tui-telemetry", daemon=True)
         self._thread.start()
 
+    def shedding(self) -> bool:
+        """Whether live spans are dropped on arrival: for DOWN_SECONDS after an export failed
+        (they could only wait in queues to be dropped there, costing CPU meanwhile)."""
+        return not self.backfill and time.monotonic() < self._down_until
+
     def put(self, spec: SpanSpec, *, block: bool = False) -> None:
-        """Hand a span over. Live requests never block: when the queue is full the span is
-        dropped. A backfill blocks instead, since it has nothing else to do."""
+        """Hand a span over. Live requests never block: when the queue is full, or the
+        collector is down, the span is dropped. A backfill blocks instead."""
+        if self.shedding():
+            self.dropped += 1
+            return
         try:
             self._queue.put(spec, block=block)
         except queue.Full:
@@ -73,9 +86,29 @@ class Pipeline:
             self._report(line)
 
     def export_failed(self, reason: str | None) -> None:
+        self._down_until = time.monotonic() + DOWN_SECONDS
         self.problem(f"telemetry: the collector at {_collector(self.plan)} does not take the "
                      f"spans and metrics ({reason or 'no answer'}); requests go on, their "
                      f"telemetry is dropped while it does not")
+
+    def exported_ok(self, count: int) -> None:
+        self.exported += count
+        self._down_until = 0.0
+
+    def _probe(self) -> None:
+        """Connect to the collector once: one that refuses or does not exist is known before
+        the first batch is due (5 s), so a dead collector costs requests nothing from the start.
+        Skipped behind a proxy, which the exporter goes through and this would not."""
+        from urllib.parse import urlsplit
+
+        if any(os.environ.get(var) for var in PROXY_VARS):
+            return
+        parts = urlsplit(_endpoint(self.plan))
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            socket.create_connection((parts.hostname, port), timeout=2).close()
+        except (OSError, ValueError) as exc:
+            self.export_failed(_reason(str(exc)))
 
     def _run(self) -> None:
         item = self._queue.get()
@@ -87,7 +120,13 @@ class Pipeline:
             self.problem(f"telemetry is off: the OpenTelemetry SDK did not start "
                          f"({exc.__class__.__name__}: {exc})")
             return
+        if not self.backfill:
+            self._probe()
         while item is not _STOP:
+            if self.shedding():
+                self.dropped += 1
+                item = self._queue.get()
+                continue
             try:
                 self._sdk.emit(item)
             except Exception as exc:  # noqa: BLE001 - a span we cannot build is dropped, not fatal
@@ -120,7 +159,7 @@ class _Sdk:
             def export(self, spans):
                 result = super().export(spans)
                 if result is SpanExportResult.SUCCESS:
-                    pipeline.exported += len(spans)
+                    pipeline.exported_ok(len(spans))
                 else:
                     pipeline.export_failed(_LastError.line)
                 return result
@@ -196,7 +235,7 @@ class _Sdk:
         if spec.error is not None:
             span.set_status(Status(StatusCode.ERROR, spec.error))
         span.end(end_time=max(spec.end_ns, spec.start_ns))
-        if not (spec.client and self._pipeline.metrics):
+        if not spec.client or self._pipeline.backfill:
             return
         attrs = spec.metric_attributes
         if spec.duration is not None:
@@ -268,13 +307,19 @@ def _quiet_sdk_logs(pipeline: Pipeline) -> None:
     _LastError.trouble.clear()
 
 
+def _endpoint(plan: Plan) -> str:
+    """The collector's URL, as the exporters resolve it (traces first)."""
+    signals = ("TRACES", "METRICS") if plan.traces else ("METRICS",)
+    return next((os.environ[f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT"] for s in signals
+                 if os.environ.get(f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT", "").strip()),
+                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or plan.endpoint or "").strip()
+
+
 def _collector(plan: Plan) -> str:
     """Where spans go, as host:port (never a user or password), for messages."""
     from urllib.parse import urlsplit
 
-    url = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or
-           os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or plan.endpoint or "")
-    parts = urlsplit(url.strip())
+    parts = urlsplit(_endpoint(plan))
     try:
         return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     except ValueError:
