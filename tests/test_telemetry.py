@@ -264,6 +264,17 @@ def test_a_dead_collector_costs_one_line_and_no_wait(capsys, relay_env, monkeypa
     assert took < 2.5   # the exit does not wait out the exporter's retries (10 s of them)
 
 
+def test_a_slow_collector_holds_an_exit_two_seconds_at_most(capsys, relay_env, monkeypatch):
+    with OtlpSink(delay=20) as slow:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", slow.url)
+        started = time.monotonic()
+        code, _, err = cli(capsys, *relay_env, "chat", "-m", "gpt-4.1", "hi")
+        took = time.monotonic() - started
+    assert code == 0 and took < 3.5
+    [line] = telemetry_lines(err)
+    assert "did not answer within 2 s" in line and "dropped" in line
+
+
 def test_a_refusing_collector_is_named_with_its_answer(capsys, relay_env, monkeypatch):
     with OtlpSink(status=401) as refusing:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", refusing.url)

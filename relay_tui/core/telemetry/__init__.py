@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["TelemetryUnavailable", "plan", "start", "stop", "active", "content", "request_logged",
            "run"]
 
-STOP_WAIT = 3.0   # seconds an exit waits for the last spans to reach the collector
+STOP_WAIT = 2.0   # seconds an exit waits for the last spans to reach a collector that is slow
 
 _pipeline: Pipeline | None = None
 _parent: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(

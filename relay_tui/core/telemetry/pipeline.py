@@ -76,7 +76,10 @@ class Pipeline:
             self._thread.join(0.02)
         if self._thread.is_alive() and self._sdk is not None:
             self._sdk.abort()          # ends the exporters' retries and backoff sleeps
-            self._thread.join(1.0)
+            self._thread.join(0.2)
+            if wait > 0:
+                self.problem(f"telemetry: the collector at {_collector(self.plan)} did not answer "
+                             f"within {wait:g} s; the last spans and metrics were dropped")
 
     def problem(self, line: str) -> None:
         """Say once that telemetry does not work (a collector down, slow or refusing)."""
