@@ -45,6 +45,12 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def logged_row() -> dict:
+    """A request-log row as core/records.py hands it to telemetry."""
+    return dict(request_id="rt-x", profile="p", model="m", served_model="m", kind="bench",
+                started_at=time.time(), status=200, error_kind=None, error=None, total=0.1)
+
+
 def telemetry_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if "telemetry" in line]
 
@@ -293,8 +299,7 @@ def test_spans_are_dropped_not_queued_without_bound(monkeypatch):
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", slow.url)
         problems: list[str] = []
         telemetry.start(TelemetrySettings(), report=problems.append)
-        row = dict(request_id="rt-x", profile="p", model="m", served_model="m", kind="bench",
-                   started_at=time.time(), status=200, error_kind=None, error=None, total=0.1)
+        row = logged_row()
         started = time.perf_counter()
         for i in range(MAX_PENDING * 3):
             telemetry.request_logged({**row, "request_id": f"rt-{i}"}, i)
@@ -311,8 +316,7 @@ def test_while_the_collector_is_down_spans_are_not_even_built(monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     problems: list[str] = []
     telemetry.start(TelemetrySettings(), report=problems.append)
-    row = dict(request_id="rt-x", profile="p", model="m", served_model="m", kind="bench",
-               started_at=time.time(), status=200, error_kind=None, error=None, total=0.1)
+    row = logged_row()
     telemetry.request_logged(row, 1)
     pipeline = telemetry.active()
     for _ in range(200):
