@@ -169,7 +169,9 @@ def test_chat_span_and_metrics_follow_the_genai_conventions(capsys, paced_relay,
     assert a["server.address"] == "127.0.0.1" and a["server.port"] == demo_relay.port
     assert "error.type" not in a
     assert a["relay_tui.kind"] == "chat" and a["relay_tui.profile"] == "base-url"
-    assert a["relay_tui.request_id"].startswith("rt-") and a["relay_tui.retries"] == 0
+    with History() as history:
+        [logged] = history.requests()
+    assert a["relay_tui.request_id"] == logged.request_id and a["relay_tui.retries"] == 0
     assert a["relay_tui.cost_usd"] > 0 and a["relay_tui.cost_source"]
     assert 0 < a["relay_tui.time_to_first_token"] <= (span["end"] - span["start"]) / 1e9
     assert "gen_ai.input.messages" not in a and "Write a short note" not in str(sink.raw())

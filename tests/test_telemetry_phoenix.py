@@ -9,6 +9,7 @@ import time
 import pytest
 
 from relay_tui.cli import main
+from relay_tui.store.history import History
 from tests.conftest import TEST_KEY
 from tests.support.otlp_sink import OtlpSink
 from tests.support.phoenix import phoenix  # noqa: F401  (the session fixture)
@@ -49,6 +50,8 @@ def test_chat_compare_and_bench_read_back_from_phoenix(phoenix, demo_relay, monk
         assert {c["context"]["trace_id"] for c in children} <= {root["context"]["trace_id"]}
         expected = {"chat auto": 0, "compare": 2, "bench": 6}[root["name"]]
         assert len(children) == expected, root["name"]
+    with History() as history:
+        logged_ids = {row.request_id for row in history.requests()}
     requests = [s for s in spans if s["name"].startswith("chat ")]
     assert len(requests) == 9 and all(s["parent_id"] in (None, *by_id) for s in requests)
     for span in requests:
@@ -58,7 +61,7 @@ def test_chat_compare_and_bench_read_back_from_phoenix(phoenix, demo_relay, monk
         assert a["gen_ai.response.model"] and a["gen_ai.usage.output_tokens"] > 0
         assert a["gen_ai.response.finish_reasons"] in (["stop"], ["length"])
         assert a["server.address"] == "127.0.0.1" and a["server.port"] == demo_relay.port
-        assert a["relay_tui.request_id"].startswith("rt-") and span["status_code"] != "ERROR"
+        assert a["relay_tui.request_id"] in logged_ids and span["status_code"] != "ERROR"
     chat = next(s for s in requests if s["parent_id"] is None)["attributes"]
     assert chat["gen_ai.request.model"] == "auto" and chat["gen_ai.response.model"] != "auto"
     assert chat["gen_ai.request.max_tokens"] == 200
