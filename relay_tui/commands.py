@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
 from relay_tui.core.errors import RelayError
-from relay_tui.core.sanitize import has_surrogate, json_text, neutralise
+from relay_tui.core.sanitize import has_surrogate, json_text, neutralise, neutralise_id
 
 
 def err(line: str) -> None:
@@ -585,6 +585,9 @@ def _add_profile(args) -> int:
     url = args.url or args.base_url
     if not url:
         raise UsageError("profiles add needs --base-url URL")
+    if neutralise_id(args.name) != args.name or args.name != args.name.strip():
+        raise UsageError("a profile name is typed on the command line: no control, invisible or "
+                         "direction-changing characters, no spaces at its ends")
     headers = {}
     for item in args.header:
         name, sep, value = item.partition("=")

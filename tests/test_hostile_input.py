@@ -67,6 +67,12 @@ def test_stdin_with_a_bom_and_controls_is_sent_as_typed_and_shown_inert(relay_ar
     assert prompt == "say \x1b]0;x\x07 hi"  # the user's own prompt, kept; the BOM is no part of it
 
 
+@pytest.mark.parametrize("name", ["e\x1b[2J", "work\u202e", "zero\u200bwidth", " padded"])
+def test_a_profile_name_with_controls_is_refused(capsys, name):
+    code, out, err = run_cli(capsys, "profiles", "add", name, "--base-url", "https://relay.example.com/v1")
+    assert (code, out) == (2, "") and "a profile name is typed on the command line" in one_line(err)
+
+
 def test_a_key_piped_with_non_ascii_bytes_is_refused_and_not_echoed(capsys, monkeypatch):
     run_cli(capsys, "profiles", "add", "work", "--base-url", "https://relay.example.com/v1")
     monkeypatch.setattr("sys.stdin", _Stdin(b"sk-abc\xffdef123456\n"))
