@@ -401,6 +401,8 @@ async def test_tui(f: Fault, rig: Rig):
     app.set_reactive(type(app).model, f.model)
     async with app.run_test(size=SIZE) as pilot:
         f.setup(rig)
+        prompt = app.query_one(ChatPane).query_one(PromptArea)
+        await until(pilot, lambda: prompt.has_focus)  # started: the chat takes the focus once, at start
         if f.command == "models":
             await meet_in_the_picker(pilot, f, rig)
         elif f.command == "quota":
