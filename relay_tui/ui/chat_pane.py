@@ -49,7 +49,8 @@ NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
            "ctrl+b conversations · ctrl+t model · F8 system prompt and temperature · F1 every key\n"
-           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code block")
+           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code block;\n"
+           "typing, Enter or Esc goes back to the prompt")
 
 
 class PromptArea(TextArea):
@@ -82,7 +83,8 @@ class ChatPane(Horizontal):
     BINDINGS = [
         Binding("enter", "send", "Send the prompt", show=False),
         Binding("ctrl+j,shift+enter", "newline", "New line in the prompt", show=False),
-        Binding("escape", "stop", "Stop", tooltip="Stop the answer (the partial text is kept)"),
+        Binding("escape", "stop", "Stop", tooltip="Stop the answer (the partial text is kept); with "
+                "an answer selected, back to the prompt"),
         Binding("ctrl+r", "regenerate", "Regenerate", tooltip="Regenerate the last answer"),
         Binding("ctrl+n", "new", "New chat"),
         Binding("ctrl+t", "app.pick_model", "Model", tooltip="Switch model (also mid-conversation)"),
@@ -221,6 +223,32 @@ class ChatPane(Horizontal):
         elif self._editing is not None:
             self._set_editing(None)
             self.query_one(PromptArea).clear()
+        elif self._answer_selected():
+            self.query_one(PromptArea).focus()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """`r` and Delete act on the conversation list only when it has the focus: with an
+        answer selected, they are letters typed for the prompt (on_key)."""
+        if action in ("rename", "delete"):
+            return self.query_one("#chat-list", OptionList).has_focus
+        return True
+
+    def _answer_selected(self) -> bool:
+        focused = self.app.focused
+        return focused is not None and any(isinstance(node, AnswerBlock)
+                                           for node in focused.ancestors_with_self)
+
+    def on_key(self, event) -> None:
+        """With an answer selected, typing goes to the prompt (it was lost) and Enter returns
+        there: the selection is for copying, and the prompt is where text belongs."""
+        if not self._answer_selected() or not (event.is_printable or event.key == "enter"):
+            return
+        event.stop()
+        event.prevent_default()
+        area = self.query_one(PromptArea)
+        area.focus()
+        if event.is_printable and event.character:
+            area.insert(event.character)
 
     def action_regenerate(self) -> None:
         if not self._idle_conversation():
