@@ -76,9 +76,9 @@ def _positive_int(value: str) -> int:
 
 
 def _env_name(value: str) -> str:
-    import re
+    from relay_tui.store.config import is_env_name
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+    if not is_env_name(value):
         raise argparse.ArgumentTypeError("must name an environment variable (letters, digits, _), "
                                          "not hold the key itself")
     return value
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keys", help="API keys in the OS keyring")
     p.add_argument("action", choices=["set", "delete", "list"])
     p.add_argument("name", nargs="?", metavar="PROFILE", help="profile (default: the active one)")
+    p.add_argument("--insecure-storage", action="store_true",
+                   help="with set: store the key in a plain file only you can read (0600), for "
+                        "machines without an OS keyring; an environment variable is safer")
 
     p = sub.add_parser("profiles", help="relay profiles in config.toml")
     p.add_argument("action", choices=["add", "remove", "list", "use"])

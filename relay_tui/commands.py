@@ -439,31 +439,56 @@ def _profile_named(name: str | None):
 
 def cmd_keys(args) -> int:
     from relay_tui.store import keys
-    from relay_tui.store.config import load_settings
 
     if args.action == "list":
-        settings = load_settings()
-        if not settings.profiles:
-            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
-        for profile in settings.profiles.values():
-            key = keys.get_key(profile)
-            age = keys.key_age_days(profile.name)
-            line = f"{profile.name:16} {keys.mask(key) if key else '(no key)':14} {keys.key_source(profile) or ''}"
-            if age is not None:
-                line += f"  set {age:.0f} days ago"
-                if keys.needs_rotation(profile.name):
-                    line += " — rotate it: it is over 90 days old"
-            print(line.rstrip())
-        return EXIT_OK
+        return _list_keys()
     profile = _profile_named(args.name)
     if args.action == "delete":
         removed = keys.delete_key(profile.name)
         print(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
         return EXIT_OK
     key = _read_secret(f"API key for {profile.name}: ")
-    keys.set_key(profile.name, key)
-    print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    if args.insecure_storage:
+        keys.set_key(profile.name, key, insecure_file=True)
+        print(f"key for {profile.name} saved in {keys.key_file_path()} ({keys.mask(key)})")
+        err(f"relay-tui: warning: the key is stored unencrypted in {keys.key_file_path()} (readable "
+            f"by you only); anyone with access to your account or its backups can read it — an OS "
+            f"keyring or an environment variable (profiles add --key-env) is safer")
+    else:
+        try:
+            keys.set_key(profile.name, key)
+        except keys.KeyringUnavailable as exc:
+            raise UsageError(f"{exc}, or store it in a plain file only you can read: relay-tui "
+                             f"keys set {profile.name} --insecure-storage") from None
+        print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
     _warn_plain_http(profile.base_url)
+    return EXIT_OK
+
+
+def _list_keys() -> int:
+    """Every profile's key, masked, with where it comes from; a profile whose key would come
+    from a keyring this machine lacks says so (and the others still list)."""
+    from relay_tui.store import keys
+    from relay_tui.store.config import load_settings
+
+    settings = load_settings()
+    if not settings.profiles:
+        print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+    for profile in settings.profiles.values():
+        try:
+            key, source = keys.get_key(profile), keys.key_source(profile)
+        except keys.KeyringUnavailable:
+            key, source = None, "no OS keyring: set " + (profile.key_env or keys.ENV_VAR) + \
+                f" or `keys set {profile.name} --insecure-storage`"
+        if key is None and profile.key_env and source is None:
+            source = f"{profile.key_env} is not set"
+        age = keys.key_age_days(profile.name) if key else None
+        line = f"{profile.name:16} {keys.mask(key) if key else '(no key)':14} {source or ''}"
+        if age is not None:
+            line += f"  set {age:.0f} days ago"
+            if keys.needs_rotation(profile.name):
+                line += " — rotate it: it is over 90 days old"
+        print(line.rstrip())
     return EXIT_OK
 
 
@@ -549,8 +574,12 @@ def _add_profile(args) -> int:
         config.save_profile(profile, make_active=first)
     except config.ConfigError as exc:
         raise _flag_error(exc, profile.name) or exc from None
-    print(f"profile {profile.name} saved{' and made active' if first else ''}; "
-          f"now store its key: relay-tui keys set {profile.name}")
+    if profile.key_env:
+        state = "set" if os.environ.get(profile.key_env, "").strip() else "not set in this shell yet"
+        then = f"its key is read from the environment variable {profile.key_env} ({state})"
+    else:
+        then = f"now store its key: relay-tui keys set {profile.name}"
+    print(f"profile {profile.name} saved{' and made active' if first else ''}; {then}")
     _warn_plain_http(profile.base_url)
     return EXIT_OK
 

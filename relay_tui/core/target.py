@@ -79,7 +79,12 @@ def resolve_target(*, profile_name: str | None = None, base_url: str | None = No
         raise SetupError(f"no profile named {name!r} (profiles: {known}); see `relay-tui profiles list`")
     if base_url:
         profile = replace(profile, base_url=base_url.rstrip("/"))
-    key = keys.get_key(profile)
+    try:
+        key = keys.get_key(profile)
+    except keys.KeyringUnavailable:
+        if need_key:
+            raise
+        key = None
     if key is None and need_key:
         env = profile.key_env or keys.ENV_VAR
         raise SetupError(f"no key for profile {profile.name!r}: run `relay-tui keys set {profile.name}` "

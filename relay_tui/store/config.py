@@ -229,7 +229,7 @@ class _Validator:
                     raise self.fail(keys, f"unknown quota dialect (use one of: {', '.join(DIALECTS)})")
                 values[key] = value
             elif key == "key_env":
-                if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+                if not isinstance(value, str) or not is_env_name(value):
                     raise self.fail(keys, "must name an environment variable (letters, digits, _), "
                                           "not hold the key itself")
                 values[key] = value
@@ -305,6 +305,11 @@ class _Validator:
         if not valid:
             raise self.fail(keys, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return value.strip()
+
+
+def is_env_name(value: str) -> bool:
+    """A valid environment variable name (what `key_env` must hold, never the key itself)."""
+    return bool(_ENV_NAME.fullmatch(value))
 
 
 def _is_number(value: Any) -> bool:
