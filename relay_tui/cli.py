@@ -139,22 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with set: store the key in a plain file only you can read (0600), for "
                         "machines without an OS keyring; an environment variable is safer")
 
-    p = sub.add_parser("profiles", help="relay profiles in config.toml")
-    p.add_argument("action", choices=["add", "remove", "list", "use"])
+    p = sub.add_parser("profiles", help="relay profiles in config.toml",
+                       description="add, edit, remove, list or use (make active) relay profiles; "
+                                   "the active profile is the one used when none is named")
+    p.add_argument("action", choices=["add", "edit", "remove", "list", "use"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--base-url", "--url", dest="url", metavar="URL",
                    type=_url_type(_RELAY_URL, "http", "https"),
-                   help="with add: the relay's base URL, e.g. https://relay.example.com/v1")
-    p.add_argument("--model", dest="default_model", help="with add: default model")
+                   help="with add/edit: the relay's base URL, e.g. https://relay.example.com/v1")
+    p.add_argument("--model", dest="default_model", help="with add/edit: default model")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
-                   help="with add: an extra header sent on every request (repeatable)")
-    p.add_argument("--quota-dialect", default="auto", choices=_Dialects("none"), metavar="DIALECT",
-                   help="with add: auto, openrouter, litellm, newapi-token, billing, simple, none")
+                   help="with add/edit: an extra header sent on every request (repeatable; "
+                        "edit replaces the profile's headers)")
+    p.add_argument("--quota-dialect", default=None, choices=_Dialects("none"), metavar="DIALECT",
+                   help="with add/edit: auto (default), openrouter, litellm, newapi-token, billing, "
+                        "simple, none")
     p.add_argument("--proxy", metavar="URL", type=_url_type(
                        "http://proxy.example.com:3128", "http", "https", "socks5", "socks5h"),
-                   help="with add: proxy URL for this profile")
+                   help="with add/edit: proxy URL for this profile")
     p.add_argument("--key-env", metavar="NAME", type=_env_name,
-                   help="with add: environment variable holding this profile's key")
+                   help="with add/edit: environment variable holding this profile's key")
+    p.add_argument("--force", action="store_true",
+                   help="with add: replace a profile of that name (its settings are lost)")
     p.add_argument("--json", action="store_true", help="with list: print JSON")
 
     p = sub.add_parser("screenshots", help="regenerate the SVG screenshots against the demo relay")

@@ -522,16 +522,19 @@ def cmd_profiles(args) -> int:
 
     if args.action == "list":
         settings = config.load_settings()
+        active = settings.effective_profile
         if args.json:
             _print_json([{"name": p.name, "base_url": p.base_url, "default_model": p.default_model,
-                          "quota_dialect": p.quota_dialect, "active": p.name == settings.active_profile}
+                          "quota_dialect": p.quota_dialect, "active": p.name == active}
                          for p in settings.profiles.values()])
             return EXIT_OK
         if not settings.profiles:
             print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
         for p in settings.profiles.values():
-            mark = "*" if p.name == settings.active_profile else " "
+            mark = "*" if p.name == active else " "
             print(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
+        if settings.profiles and active is None:
+            print("no profile is active (* marks it): `relay-tui profiles use NAME`")
         return EXIT_OK
     if not args.name:
         raise UsageError(f"profiles {args.action} needs a NAME")
@@ -541,22 +544,24 @@ def cmd_profiles(args) -> int:
             raise UsageError(f"there is no profile named {args.name!r} (profiles: {known}); "
                              f"see `relay-tui profiles list`")
         print(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
+        settings = config.load_settings()
+        if settings.active_profile:
+            print(f"the active profile is {settings.active_profile}")
+        elif settings.profiles:
+            print(f"no profile is active now: choose one with `relay-tui profiles use NAME` "
+                  f"({', '.join(sorted(settings.profiles))})")
         return EXIT_OK
     if args.action == "use":
         _profile_named(args.name)
         config.set_active_profile(args.name)
         print(f"{args.name} is now the active profile")
         return EXIT_OK
+    if args.action == "edit":
+        return _edit_profile(args)
     return _add_profile(args)
 
 
-def _add_profile(args) -> int:
-    from relay_tui.store import config
-    from relay_tui.store.profile import Profile
-
-    url = args.url or args.base_url
-    if not url:
-        raise UsageError("profiles add needs --base-url URL")
+def _headers(args) -> dict[str, str]:
     headers = {}
     for item in args.header:
         name, sep, value = item.partition("=")
@@ -566,21 +571,67 @@ def _add_profile(args) -> int:
             raise UsageError(f"--header {name.strip()}: keys do not belong in headers; store it "
                              f"with `relay-tui keys set {args.name}`")
         headers[name.strip()] = value.strip()
-    profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
-                      headers=headers, quota_dialect=args.quota_dialect, proxy=args.proxy,
-                      key_env=args.key_env)
-    first = not config.load_settings().profiles  # a broken config.toml stops here, with its line
+    return headers
+
+
+def _save(profile, *, make_active: bool) -> None:
+    from relay_tui.store import config
+
     try:
-        config.save_profile(profile, make_active=first)
+        config.save_profile(profile, make_active=make_active)
     except config.ConfigError as exc:
         raise _flag_error(exc, profile.name) or exc from None
+
+
+def _add_profile(args) -> int:
+    from relay_tui.store import config
+    from relay_tui.store.profile import Profile
+
+    url = args.url or args.base_url
+    if not url:
+        raise UsageError("profiles add needs --base-url URL")
+    settings = config.load_settings()  # a broken config.toml stops here, with its line
+    old = settings.profiles.get(args.name)
+    if old is not None and not args.force:
+        raise UsageError(f"profile {args.name} already exists ({old.base_url}"
+                         f"{', model ' + old.default_model if old.default_model else ''}): change "
+                         f"some of its settings with `relay-tui profiles edit {args.name} --model "
+                         f"…`, or replace it whole with --force")
+    profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
+                      headers=_headers(args), quota_dialect=args.quota_dialect or "auto",
+                      proxy=args.proxy, key_env=args.key_env)
+    first = settings.effective_profile in (None, args.name)
+    _save(profile, make_active=first)
     if profile.key_env:
         state = "set" if os.environ.get(profile.key_env, "").strip() else "not set in this shell yet"
         then = f"its key is read from the environment variable {profile.key_env} ({state})"
     else:
         then = f"now store its key: relay-tui keys set {profile.name}"
-    print(f"profile {profile.name} saved{' and made active' if first else ''}; {then}")
+    done = "replaced" if old is not None else "saved"
+    print(f"profile {profile.name} {done}{' and made active' if first else ''}; {then}")
     _warn_plain_http(profile.base_url)
+    return EXIT_OK
+
+
+def _edit_profile(args) -> int:
+    """Change the settings given, keeping the others (prices, timeouts included)."""
+    from dataclasses import replace
+
+    profile = _profile_named(args.name)
+    changes = {field: value for field, value in (
+        ("base_url", (args.url or "").rstrip("/") or None), ("default_model", args.default_model),
+        ("quota_dialect", args.quota_dialect), ("proxy", args.proxy), ("key_env", args.key_env),
+        ("headers", _headers(args) if args.header else None)) if value is not None}
+    if not changes:
+        raise UsageError("profiles edit needs a setting to change: --base-url, --model, --header, "
+                         "--quota-dialect, --proxy or --key-env")
+    edited = replace(profile, **changes)
+    _save(edited, make_active=False)
+    print(f"profile {edited.name} updated: " + ", ".join(
+        f"{_FLAGS[field]} {'(headers)' if field == 'headers' else getattr(edited, field)}"
+        for field in changes))
+    if "base_url" in changes:
+        _warn_plain_http(edited.base_url)
     return EXIT_OK
 
 

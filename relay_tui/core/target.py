@@ -65,14 +65,14 @@ def resolve_target(*, profile_name: str | None = None, base_url: str | None = No
             raise SetupError(f"--base-url needs a key: set {keys.ENV_VAR} in the environment")
         return _checked(Target(profile, key, f"env {keys.ENV_VAR}" if key else None))
     settings = settings if settings is not None else load_settings()
-    name = profile_name or settings.active_profile
+    name = profile_name or settings.effective_profile
+    if name is None and settings.profiles:
+        raise SetupError(f"no active profile: choose one with `relay-tui profiles use NAME` "
+                         f"(profiles: {', '.join(sorted(settings.profiles))}) or name it with --profile")
     if name is None:
-        if len(settings.profiles) == 1:
-            name = next(iter(settings.profiles))
-        else:
-            raise SetupError(
-                "no profile configured: try the demo relay with `relay-tui --demo ...`, or add one with "
-                "`relay-tui profiles add NAME --base-url URL` and `relay-tui keys set NAME`")
+        raise SetupError(
+            "no profile configured: try the demo relay with `relay-tui --demo ...`, or add one with "
+            "`relay-tui profiles add NAME --base-url URL` and `relay-tui keys set NAME`")
     profile = settings.profiles.get(name)
     if profile is None:
         known = ", ".join(sorted(settings.profiles)) or "none"

@@ -80,6 +80,13 @@ class Settings:
     path: Path = field(default_factory=config_path)
     ui: dict[str, Any] = field(default_factory=dict)   # other top-level values (UI state)
 
+    @property
+    def effective_profile(self) -> str | None:
+        """The profile used when none is named: the active one, else the only one there is."""
+        if self.active_profile is None and len(self.profiles) == 1:
+            return next(iter(self.profiles))
+        return self.active_profile
+
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read and validate config.toml; a missing file is an empty configuration."""
@@ -109,7 +116,8 @@ def save_profile(profile: Profile, *, make_active: bool = False, path: Path | No
 
 
 def remove_profile(name: str, *, path: Path | None = None) -> bool:
-    """Remove a profile (and make no profile active if it was); False if there was none."""
+    """Remove a profile; False if there was none. The only profile left becomes the active one
+    (so what is used is what `profiles list` marks); of several, none is active unless one was."""
     with _edit(path) as doc:
         profiles = doc.get("profiles")
         if profiles is None or name not in profiles:
@@ -117,6 +125,8 @@ def remove_profile(name: str, *, path: Path | None = None) -> bool:
         del profiles[name]
         if doc.get("active_profile") == name:
             del doc["active_profile"]
+        if "active_profile" not in doc and len(profiles) == 1:
+            doc["active_profile"] = next(iter(profiles))
     return True
 
 

@@ -236,8 +236,8 @@ class FirstRunScreen(Screen):
         if typed_only:
             target.api_key, target.key_source = key, "typed, this run only"
         self.query_one("#api-key", Input).value = ""
-        try:  # a profile added later becomes the active one only if there is none
-            config.save_profile(profile, make_active=not self.adding or not existing.active_profile)
+        try:  # the app switches to it: it is the active profile from now on (as ctrl+o makes it)
+            config.save_profile(profile, make_active=True)
         except config.ConfigError as exc:
             if storage != "env" and key:
                 try:  # the key was stored for a profile that does not exist after all
