@@ -137,7 +137,7 @@ async def test_blind_mode_hides_names_until_the_vote_then_shows_win_rates(app):
         summary = str(pane.query_one("#cmp-summary").render())
         shown = summary + "".join(header(c) for c in pane.columns)
         assert not any(model in shown for model in MODELS)  # (the answers may name models)
-        assert "Blind: F7 to vote" in summary and "first token: " in summary
+        assert "Blind: F7 to vote" in summary and "first token: " not in summary  # figures hide too
         assert [header(c).split("\n")[0].split()[0] for c in pane.columns] == ["A", "B", "C"]
         assert sorted(c.model for c in pane.columns) == sorted(MODELS[:3])
         winner, loser = pane.columns[1].model, pane.columns[0].model

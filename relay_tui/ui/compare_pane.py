@@ -414,11 +414,14 @@ class ComparePane(Vertical):
         rates), shortened to fit; a line that still does not fit is cut with "…"."""
         ranks = [(label, index, value) for label, (index, value) in result.ranked().items()
                  if not (self.stable_figures and label in TIMING_LABELS)]
+        if self.hidden:  # the fastest, cheapest and longest would tell the models apart
+            ranks = []
         wordings = [_per_rank(ranks, self._shown_name), _per_winner(ranks, self._shown_name, SUMMARY_LABELS),
                     _per_winner(ranks, self._shown_name, TERSE_LABELS),
                     _per_winner(ranks, lambda index: LABELS[index], TERSE_LABELS)]
         first = next((w for w in wordings if cell_len(w) <= width), wordings[-1]) if ranks \
-            else "No column finished."
+            else "The figures and the ranking show after the vote." \
+            if self.hidden else "No column finished."
         states = self._state_wordings(result)
         state = next((w for w in states if cell_len(w) <= width), states[-1]) if states else ""
         if not state and cell_len(first) > width:  # the ranks may take both lines
@@ -586,6 +589,10 @@ class ComparePane(Vertical):
     def action_export(self, fmt: str | None = None) -> None:
         if self.comparison_id is None:
             self.notify("Run a comparison first", title="Compare", severity="warning")
+            return
+        if self.hidden:
+            self.notify("Vote first (F7): the export names the models and their figures",
+                        title="Compare", severity="warning")
             return
         if fmt is None:
             self.app.push_screen(ChoiceScreen("Export this comparison as", list(EXPORT_FORMATS)),
