@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Input
 from relay_tui.app import AppOptions, make_app
 from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
 from relay_tui.demo import DEMO_KEY, DemoRelay
+from relay_tui.demo.catalog import apply_overrides
 from relay_tui.ui.latency_pane import LatencyPane
 from relay_tui.ui.latency_probe import ProbeForm
 from tests.conftest import TEST_KEY
@@ -259,5 +260,56 @@ async def test_palette_cancels_the_probe():
             kept = len(app.history.requests())
             assert 0 < kept < 200
             assert f"probe cancelled after {kept} of 200 requests" in screen_text(app)
+    finally:
+        relay.stop()
+
+
+async def test_auto_requests_are_grouped_under_the_model_that_answered():
+    """`auto` is not a model: F5's rows and F4's spend name the model the relay routed to, and a
+    request stopped mid-answer shows in F5 with the TTFT its chat footer showed."""
+    models = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
+        m: {"ttft": 0.05, "tps": 300.0, "answer_tokens": 60} for m in models})
+    relay.start()
+    try:
+        app = make_app(AppOptions(base_url=relay.base_url))
+        app.set_reactive(type(app).model, "auto")
+        async with app.run_test(size=SIZE) as pilot:
+            chat = app.query_one("ChatPane")
+            await settle(app, pilot, 0.1)
+            for prompt in ("one", "two"):
+                await pilot.press(*prompt, "enter")
+                await pilot.pause(0.2)
+                while chat.streaming:
+                    await pilot.pause(0.05)
+            relay.models = apply_overrides({m: {"ttft": 0.05, "tps": 50.0} for m in models})  # long
+            await pilot.press(*"three", "enter")
+            while len(chat.query("AnswerBlock")) < 3 or not chat.query("AnswerBlock").last().text:
+                await pilot.pause(0.02)
+            await pilot.press("escape")
+            while chat.streaming:
+                await pilot.pause(0.05)
+            stopped = chat.query("AnswerBlock").last().status_text
+            assert stopped.startswith("■ stopped (partial answer kept) · auto → "), stopped
+            footer_ttft = stopped.split("TTFT ")[1].split(" · ")[0]
+            served = [r.served_model for r in app.history.requests()]
+            assert None not in served and len(set(served)) >= 2, served  # auto took turns
+
+            pane = await open_latency(app, pilot)
+            table = cells(pane.query_one("#latency-table", DataTable))
+            assert sorted(row[1] for row in table) == sorted(set(served))  # no "auto" row
+            last = served[-1]
+            row = next(i for i, r in enumerate(table) if r[1] == last)
+            pane.query_one("#latency-table", DataTable).move_cursor(row=row)
+            await settle(app, pilot, 0.2)
+            requests = cells(pane.query_one("#latency-requests", DataTable))
+            stop_row = next(r for r in requests if r[2] == "stopped")  # (its HTTP 200 unsaid)
+            assert f"{stop_row[3]} ms" == footer_ttft  # was "–"
+
+            await pilot.press("f4")
+            await settle(app, pilot, 0.3)
+            text = screen_text(app)
+            spend = text[text.index("Spend by model"):text.index("Spend by day")]
+            assert "auto" not in spend and all(model in spend for model in set(served))
     finally:
         relay.stop()

@@ -271,6 +271,10 @@ async def test_escape_stops_every_column_and_keeps_the_partial_answers(demo_rela
             stored = app.session.history.comparison_answers(pane.comparison_id)
             assert [a.state for a in stored] == ["stopped", "stopped"]
             assert stored[0].content == pane.columns[0].view.text != ""
+            logged = {r.model: r for r in app.session.history.requests()}
+            first = logged["gemini-2.5-flash"]  # stopped after its first tokens: F5 shows its TTFT
+            assert first.error_kind == "stopped" and first.ttft == pane.columns[0].ttft
+            assert first.served_model == "gemini-2.5-flash"
     finally:
         slow.stop()
 

@@ -33,6 +33,7 @@ class Conversation:
         self.model = model
         self.system_prompt = system_prompt
         self.params = dict(params or {})
+        self.metrics: Metrics | None = None  # the last answer's, filled while it streams
 
     @classmethod
     def start(cls, client: RelayClient, history: History, *, profile: str, model: str,
@@ -75,11 +76,12 @@ class Conversation:
         last_flush = time.monotonic()
         state, error = "stopped", None
         done: Done | None = None
+        self.metrics = Metrics(request_id=request_id)  # live: a stopped answer keeps its figures
         try:
             async for event in self.client.stream_chat(
                     self.request_messages(), model, request_id=request_id, on_retry=on_retry,
                     temperature=self.params.get("temperature"),
-                    max_tokens=self.params.get("max_tokens")):
+                    max_tokens=self.params.get("max_tokens"), metrics=self.metrics):
                 if isinstance(event, Delta):
                     text.append(event.text)
                 elif isinstance(event, Reasoning):
@@ -117,7 +119,7 @@ class Conversation:
                               error=str(error) if error else None)
         log_failure(history, profile=self.profile, model=self.model, kind="chat",
                     error=error or state, request_id=request_id, started_at=started_at,
-                    metrics=getattr(error, "metrics", None))
+                    metrics=getattr(error, "metrics", None) or self.metrics)
 
 
 def stored_done(row) -> Done | None:

@@ -45,7 +45,7 @@ def log_failure(history: History, *, profile: str, model: str, kind: str, error:
     m = metrics or Metrics(request_id=request_id or "")
     is_relay_error = isinstance(error, RelayError)
     return history.log_request(
-        request_id=request_id or m.request_id, profile=profile, model=model,
+        request_id=request_id or m.request_id or None, profile=profile, model=model,
         served_model=m.served_model, kind=kind, started_at=started_at,
         status=getattr(error, "status", None) if is_relay_error else m.status,
         error_kind=error.kind if is_relay_error else str(error),

@@ -324,15 +324,19 @@ class ChatPane(Horizontal):
                 block.failed(str(exc))
         except asyncio.CancelledError:
             if block is not None:
-                block.stopped(cost=self._estimate(block, prompt_chars))
+                live = self.conversation.metrics if self.conversation is not None else None
+                served = live.served_model if live else None
+                block.stopped(cost=self._estimate(block, prompt_chars, served),
+                              ttft=live.ttft if live else None, served_model=served)
             raise
         finally:
             self._live = None
             self._tick.pause()
             self._reload_list()
 
-    def _estimate(self, block: AnswerBlock, prompt_chars: int) -> Cost | None:
-        """A stopped answer's cost from list prices, its tokens estimated from characters."""
+    def _estimate(self, block: AnswerBlock, prompt_chars: int, served: str | None) -> Cost | None:
+        """A stopped answer's cost from the list prices of the model that answered (`auto`
+        has none), its tokens estimated from characters."""
         from relay_tui.core.events import Usage
         from relay_tui.core.pricing import cost_for
 
@@ -341,7 +345,7 @@ class ChatPane(Horizontal):
             return None
         usage = Usage(prompt_tokens=estimate_tokens(prompt_chars),
                       completion_tokens=estimate_tokens(block.chars))
-        return cost_for(session.profile, block.model, usage)
+        return cost_for(session.profile, served or block.model, usage)
 
     async def _conversation_for(self, prompt: str | None) -> Conversation:
         """The current conversation on the app's model, started with this prompt if there is none."""

@@ -313,7 +313,7 @@ def _request_cells(row, now: float) -> tuple[str, ...]:
     when = time.localtime(row.started_at)
     shown = time.strftime("%H:%M:%S" if now - row.started_at < 86400 else "%m-%d %H:%M", when)
     result = "ok" if row.ok else (row.error_kind or "error")
-    if row.status and not row.ok:
+    if row.status and row.status >= 400 and not row.ok:  # a stopped or mid-stream failure had a 200
         result += f" {row.status}"
     tokens = "–" if row.output_tokens is None else f"{row.output_tokens}{'~' if row.output_tokens_estimated else ''}"
     rate = "–" if row.tokens_per_s is None else f"{row.tokens_per_s:.1f}"
