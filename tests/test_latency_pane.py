@@ -149,19 +149,41 @@ async def test_model_and_request_ids_are_shown_as_plain_text(demo_relay):
 
 async def test_the_sparkline_needs_two_samples(demo_relay):
     """One TTFT has no trend: the sparkline stays away (it drew a solid bar across the pane)."""
-    from textual.widgets import Sparkline
-
     app = make_app(AppOptions(base_url=demo_relay.base_url))
     log = dict(profile=app.session.profile.name, model="gpt-4.1", kind="chat", total=0.5, status=200)
     app.history.log_request(request_id="rt-1", started_at=time.time() - 9, ttft=0.2, **log)
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_latency(app, pilot)
-        spark = pane.query_one("#latency-spark", Sparkline)
+        spark = pane.query_one("#latency-spark")
         assert not spark.display and "TTFT of the last 1 request to gpt-4.1" in screen_text(app)
         app.history.log_request(request_id="rt-2", started_at=time.time() - 5, ttft=0.3, **log)
         await pilot.press("ctrl+r")
         await settle(app, pilot, 0.2)
-        assert spark.display and spark.data == [200.0, 300.0]
+        assert spark.display and bars(app) == ["█▃", "██"]  # 200 and 300 ms of a 300 ms scale (two rows)
+
+
+def bars(app) -> list[str]:
+    """The sparkline's columns, bottom row first in each, read off the screen."""
+    rows = [line for line in screen_text(app).splitlines() if " ms ┤" in line]
+    cells = [row.split("┤", 1)[1].rstrip() for row in rows]
+    width = max(map(len, cells))
+    return ["".join(row.ljust(width)[i] for row in reversed(cells)).strip() or " "
+            for i in range(width)]
+
+
+async def test_the_sparkline_has_a_zero_based_scale(demo_relay):
+    """TTFTs of 802-816 ms are bars of nearly equal height under an "816 ms" top and a "0 ms"
+    bottom (a min-to-max sparkline drew them from full height to nothing, with no scale)."""
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    log = dict(profile=app.session.profile.name, model="gpt-4.1", kind="chat", total=2.0, status=200)
+    ttfts = [0.802, 0.816, 0.809, 0.804, 0.812]
+    for i, ttft in enumerate(ttfts):
+        app.history.log_request(request_id=f"rt-{i}", started_at=time.time() - 60 + i, ttft=ttft, **log)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_latency(app, pilot)
+        text = screen_text(app)
+        assert "816 ms ┤" in text and "  0 ms ┤" in text
+        assert bars(app) == ["██"] * 5  # each within a sixteenth of the top: full height, all
 
 
 def test_latency_pane_snapshot(demo_relay, snap_compare):
