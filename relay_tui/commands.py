@@ -339,13 +339,14 @@ def cmd_quota(args) -> int:
         return EXIT_OK
     import time
 
-    def amount(value):
-        return "?" if value is None else f"{value:,.4f} {reading.unit}"
+    from relay_tui.core.summary import fmt_amounts
 
+    granted, used, remaining = fmt_amounts([reading.granted, reading.used, reading.remaining],
+                                           reading.unit)
     print(f"profile    {target.profile.name}")
-    print(f"granted    {'unlimited' if reading.unlimited else amount(reading.granted)}")
-    print(f"used       {amount(reading.used)}")
-    print(f"remaining  {'unlimited' if reading.unlimited else amount(reading.remaining)}")
+    print(f"granted    {'unlimited' if reading.unlimited else granted}")
+    print(f"used       {used}")
+    print(f"remaining  {'unlimited' if reading.unlimited else remaining}")
     print(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
     return EXIT_OK
 

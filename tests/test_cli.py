@@ -290,3 +290,18 @@ def test_the_active_profile_is_always_the_one_marked(capsys, demo_relay, monkeyp
     assert run_cli(capsys, "profiles", "list")[1].startswith("* home ")
     code, out, err = run_cli(capsys, "chat", "hi")
     assert code == 0 and out.strip(), err
+
+
+def test_demo_quota_persists_between_commands_and_shows_one_precision(capsys, isolated_home):
+    """Each `relay-tui --demo` command is a new demo relay; its balance carries over (it was $25
+    again every time), and a small spend shows ("0.0000 USD" hid it)."""
+    env = {**os.environ, "RELAY_TUI_HOME": str(isolated_home)}
+    proc = subprocess.run([sys.executable, "-m", "relay_tui", "--demo", "chat", "-m", "gpt-4.1", "hi"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    code, out, _ = run_cli(capsys, "--demo", "quota")
+    rows = dict(line.split(None, 1) for line in out.splitlines())
+    amounts = [rows[k] for k in ("granted", "used", "remaining")]
+    assert code == 0 and all(a.startswith("$") for a in amounts), out
+    assert len({len(a.split(".")[1]) for a in amounts}) == 1, amounts  # one precision
+    assert float(rows["used"][1:]) > 0 and float(rows["remaining"][1:].replace(",", "")) < 25

@@ -43,10 +43,14 @@ class Target:
 
 
 def start_demo(time_scale: float = 1.0) -> Target:
-    """Start the embedded demo relay on a free loopback port and target it with the demo key."""
+    """Start the embedded demo relay on a free loopback port and target it with the demo key;
+    its quota books persist in the state folder."""
     from relay_tui.demo import DEMO_KEY, DemoRelay
 
-    relay = DemoRelay(time_scale=time_scale)
+    from relay_tui.store.paths import state_dir
+
+    # its balance persists per RELAY_TUI_HOME: the demo's quota counts down as it is used
+    relay = DemoRelay(time_scale=time_scale, books_path=state_dir() / "demo-books.json")
     relay.start()
     profile = Profile(name=DEMO_PROFILE, base_url=relay.base_url, default_model="auto")
     return Target(profile=profile, api_key=DEMO_KEY, key_source="demo key", demo=relay)

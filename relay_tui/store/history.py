@@ -654,6 +654,12 @@ class History:
             f"TOTAL(cost_usd IS NULL AND error_kind IS NULL) "
             f"FROM requests INDEXED BY requests_spend {where} GROUP BY k ORDER BY k", args)]
 
+    def first_request_at(self, *, profile: str, since: float | None = None) -> float | None:
+        """When the profile's earliest request (since `since`) started; None when it has none."""
+        where, args = _window(since, profile)
+        return self._read(f"SELECT MIN(started_at) FROM requests INDEXED BY requests_spend "
+                          f"{where}", args)[0][0]
+
     def requests(self, *, since: float | None = None, profile: str | None = None,
                  model: str | None = None, limit: int | None = None) -> list[RequestRow]:
         """Oldest first; with `limit`, the most recent `limit` of them (still oldest first);
