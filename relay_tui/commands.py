@@ -357,8 +357,6 @@ def cmd_bench(args) -> int:
     from relay_tui.core.fanout import bench
     from relay_tui.core.records import log_bench_record
 
-    if args.requests < 1 or args.concurrency < 1:
-        raise UsageError("-n and -c must be at least 1")
     models = _models_arg(args.models)
     messages = [{"role": "user", "content": args.prompt}]
     with target_for(args) as target:

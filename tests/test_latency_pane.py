@@ -335,3 +335,14 @@ async def test_auto_requests_are_grouped_under_the_model_that_answered():
             assert "auto" not in spend and all(model in spend for model in set(served))
     finally:
         relay.stop()
+
+
+async def test_the_probe_forms_labels_are_whole_at_80_columns(demo_relay):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_latency(app, pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        text = screen_text(app)
+        for label in ("N per model", "C at a time", "Max tokens"):  # "Requests per model (N" was cut
+            assert label in text, text

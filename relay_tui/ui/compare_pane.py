@@ -125,16 +125,21 @@ class ComparePane(Vertical):
     ComparePane #cmp-summary.-shown { display: block; }
     """
 
+    # Short descriptions for the footer; the tooltips are what F1 help shows.
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+r", "run", "Run", tooltip="Run the prompt on every chosen model at once"),
         Binding("f6", "rerun", "Rerun", tooltip="Re-run the last prompt (blind if blind mode is on)"),
-        Binding("escape", "stop", "Stop", show=False),
-        Binding("ctrl+l", "choose_models", "Models"),
-        Binding("ctrl+b", "toggle_blind", "Blind"),
-        Binding("f7", "vote", "Vote"),
-        Binding("ctrl+n", "continue_chat", "As chat", show=False),
-        Binding("f8", "export", "Export"),
-        Binding("ctrl+g", "batch", "Batch", show=False),
+        Binding("escape", "stop", "Stop", show=False,
+                tooltip="Stop every streaming column (the partial answers are kept)"),
+        Binding("ctrl+l", "choose_models", "Models", tooltip="Choose the 2–8 models to compare"),
+        Binding("ctrl+b", "toggle_blind", "Blind",
+                tooltip="Blind mode on/off: names and figures hidden until you vote"),
+        Binding("f7", "vote", "Vote", tooltip="Vote for the best answer (reveals blind columns)"),
+        Binding("ctrl+n", "continue_chat", "As chat", show=False,
+                tooltip="Continue one column's answer as a chat"),
+        Binding("f8", "export", "Export", tooltip="Export the comparison (Markdown, JSON, CSV)"),
+        Binding("ctrl+g", "batch", "Batch", show=False,
+                tooltip="Run a batch: every prompt of a file on every chosen model"),
         Binding("f9", "open_past", "Past runs", show=False,  # the footer is full at 80 columns
                 tooltip="Open a past comparison or batch prompt from the history (no request is made)"),
     ]
