@@ -203,7 +203,8 @@ async def test_export_writes_markdown_json_and_csv(app):
             await pilot.press("f8")
             await pilot.press(key)
             await pilot.pause()
-            paths[fmt] = [n.message for n in app._notifications if n.title == "Exported"][-1]
+            shown = [n.message for n in app._notifications if n.title == "Exported"][-1]
+            paths[fmt] = shown.replace("\n", "")  # folded at "/" to the toast's width
         for fmt, path in paths.items():
             assert path.endswith(f".{fmt}")
         with open(paths["csv"], newline="", encoding="utf-8") as handle:

@@ -108,7 +108,7 @@ async def test_a_blind_comparison_reopens_as_saved_then_votes_exports_and_contin
         await pilot.press("f8")
         await pilot.press("j")
         await pilot.pause()
-        path = [n.message for n in app._notifications if n.title == "Exported"][-1]
+        path = [n.message for n in app._notifications if n.title == "Exported"][-1].replace("\n", "")
         assert BLIND_PROMPT in open(path, encoding="utf-8").read()
 
         await pilot.press("ctrl+n")

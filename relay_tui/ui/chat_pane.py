@@ -37,6 +37,7 @@ from relay_tui.ui.chat_dialogs import (
 )
 from relay_tui.ui.chat_messages import AnswerBlock, UserMessage, estimate_tokens
 from relay_tui.ui.pickers import InOrderInput, keys_in_order
+from relay_tui.ui.toast_text import fold_paths, toast_width
 
 MAX_MOUNTED = 40
 """Messages kept as widgets; older ones are only in the history (and in exports)."""
@@ -49,8 +50,8 @@ NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
            "ctrl+b conversations · ctrl+t model · F8 system prompt and temperature · F1 every key\n"
-           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code block;\n"
-           "typing, Enter or Esc goes back to the prompt")
+           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code "
+           "block; typing, Enter or Esc goes back to the prompt")
 
 
 class PromptArea(TextArea):
@@ -124,6 +125,7 @@ class ChatPane(Horizontal):
         self._live: AnswerBlock | None = None
         self._editing: int | None = None  # id of the prompt being edited
         self._sidebar_choice: bool | None = None  # None = automatic by width
+        self._narrow: bool | None = None  # the width was below NARROW at the last resize
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -511,8 +513,13 @@ class ChatPane(Horizontal):
             self.query_one(PromptArea).focus()
 
     def on_resize(self) -> None:
+        """Below NARROW the sidebar hides; crossing NARROW either way forgets an earlier ctrl+b
+        (shown at 160 columns, it took 31 of 80)."""
+        narrow = self.size.width < NARROW
+        if narrow != self._narrow:
+            self._narrow, self._sidebar_choice = narrow, None
         if self._sidebar_choice is None:
-            self.set_class(self.size.width < NARROW, "-no-sidebar")
+            self.set_class(narrow, "-no-sidebar")
 
     def action_search(self) -> None:
         self._sidebar_choice = True
@@ -596,7 +603,7 @@ class ChatPane(Horizontal):
         except ExportError as exc:
             self.notify(str(exc), title="Export", severity="error")
             return
-        self.notify("\n".join(str(p) for p in paths), title="Exported", timeout=8)
+        self.notify(fold_paths(paths, toast_width(self.app.size.width)), title="Exported", timeout=8)
 
     def action_copy_answer(self) -> None:
         block, which = self._selected_answer()

@@ -615,7 +615,9 @@ class ComparePane(Vertical):
         except ExportError as exc:
             self.notify(str(exc), title="Export", severity="error")
             return
-        self.notify(str(path), title="Exported")
+        from relay_tui.ui.toast_text import fold_path, toast_width
+
+        self.notify(fold_path(path, toast_width(self.app.size.width)), title="Exported")
 
     def action_batch(self) -> None:
         from relay_tui.ui.compare_batch import BatchScreen

@@ -58,6 +58,11 @@ class InOrderInput(Input):
         if not await keys_in_order(self, event, handled_here=event.is_printable):
             await super()._on_key(event)
 
+    def _on_blur(self, event: events.Blur) -> None:
+        """Left, a field shows the start of its value (a long list of models showed its tail)."""
+        super()._on_blur(event)
+        self.scroll_to(x=0, animate=False, immediate=True)
+
 
 def fuzzy_filter(query: str, items: list[str]) -> list[str]:
     """Items matching `query`, best first; all of them, in order, for an empty query."""
