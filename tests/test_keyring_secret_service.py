@@ -23,7 +23,7 @@ from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY, files_containing
 from tests.support.secret_service import secret_service  # noqa: F401  (the session fixture)
 
-pytestmark = [pytest.mark.integration,
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("secret-service"),
               pytest.mark.skipif(sys.platform != "linux", reason="the freedesktop Secret Service is Linux's")]
 
 ROOT = Path(__file__).resolve().parent.parent
