@@ -714,7 +714,7 @@ def cmd_screenshots(args) -> int:
 
     from relay_tui import screenshots
 
-    known = {name for name, _, _ in screenshots.SHOTS}
+    known = set(screenshots.NAMES)
     unknown = set(args.only or ()) - known
     if unknown:
         raise UsageError(f"no screenshot named {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")

@@ -182,3 +182,22 @@ async def test_typing_with_an_answer_selected_goes_to_the_prompt(demo_relay, mon
         await until(pilot, lambda: len(pane.query(AnswerBlock)) == 3)
         await settled(pilot)
         assert [m.prompt for m in pane.query("UserMessage")][-1] == "third"
+
+
+async def test_quitting_mid_answer_saves_it_as_stopped(capfd):
+    """The answer's generator is closed with the worker, while the history is still open (left
+    to the loop's shutdown, saving it failed: "Cannot operate on a closed database", printed as
+    an asyncgen traceback by `relay-tui screenshots`)."""
+    from relay_tui.store.history import History
+
+    app = make_app(AppOptions(demo=True))
+    async with app.run_test(size=SIZE) as pilot:
+        app.session.target.demo.settings.time_scale = 0.2
+        await pilot.pause(0.3)
+        await pilot.press(*"go", "enter")
+        pane = app.query_one(ChatPane)
+        await until(pilot, lambda: pane.query(AnswerBlock) and len(pane.query_one(AnswerBlock).text) > 40)
+    with History() as history:
+        answer = history.messages(history.conversations()[0].id)[-1]
+    assert answer.state == "stopped" and len(answer.content) > 40
+    assert "closed database" not in capfd.readouterr().err

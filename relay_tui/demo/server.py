@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import random
 import json
 import logging
 import threading
@@ -99,6 +100,7 @@ class DemoRelay:
         for spec in faults or ():
             self.board.set(faults_mod.Fault.from_spec(spec))
         self._auto_count = 0
+        self._delays = random.Random(seed)  # first-token delays: varied, the same every run
         self._tasks: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -343,7 +345,8 @@ class DemoRelay:
             return await ex.reply(gate, rid)
         req = chat.ChatRequest(requested, spec, data["messages"], stream,
                                bool(isinstance(options, dict) and options.get("include_usage")),
-                               data.get("max_completion_tokens", data.get("max_tokens")))
+                               data.get("max_completion_tokens", data.get("max_tokens")),
+                               spec.first_token_delay(self._delays))
         await (chat.stream if stream else chat.complete)(ex, req, active, self.settings, rid)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from contextlib import aclosing
 
 from rich.text import Text
 from textual import on, work
@@ -311,13 +312,16 @@ class ChatPane(Horizontal):
             events = (conv.send(prompt, on_retry=block.retrying) if prompt is not None
                       else conv.answer(on_retry=block.retrying))
             done: Done | None = None
-            async for event in events:
-                if isinstance(event, Delta):
-                    block.append(event.text)
-                elif isinstance(event, Reasoning):
-                    block.add_reasoning(event.text)
-                elif isinstance(event, Done):
-                    done = event
+            # closed here when the worker is cancelled (Esc, quitting), so the answer is saved as
+            # stopped now; left to the loop's shutdown, it ran after the history had closed
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, Delta):
+                        block.append(event.text)
+                    elif isinstance(event, Reasoning):
+                        block.add_reasoning(event.text)
+                    elif isinstance(event, Done):
+                        done = event
             block.done(done, conv.model)
         except RelayError as exc:
             if block is None:
