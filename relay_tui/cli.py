@@ -16,7 +16,7 @@ import sys
 from relay_tui import __version__
 
 EXIT_OK, EXIT_RELAY, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
 
 
 class UsageError(Exception):
@@ -70,17 +70,20 @@ def _positive_int(value: str) -> int:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {value!r}")
+    if not 1 <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT:,}, not {value!r}")
     return number
+
+
+MAX_COUNT = 1_000_000  # -n, -c, --max-tokens: past this a value is a typo, not a plan
 
 
 def _temperature(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        number = -1.0
-    if not 0 <= number <= 2:  # the range OpenAI-compatible APIs accept
+        number = float("nan")
+    if not 0 <= number <= 2:  # NaN and infinities fail this too
         raise argparse.ArgumentTypeError(f"must be a number from 0 to 2, not {value!r}")
     return number
 
@@ -150,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop each answer after N tokens (default: the relay's limit)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("telemetry", help="OpenTelemetry export: is it on, and backfill the request log",
+                       description="Telemetry is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (or "
+                                   "[telemetry] in config.toml); needs pip install 'relay-tui[otel]'.")
+    p.add_argument("action", choices=["status", "export"],
+                   help="status: where spans go; export: send the local request log once")
+    p.add_argument("--since", default="7d", metavar="AGE",
+                   help="with export: requests from this long ago on, e.g. 7d, 12h (default 7d)")
+
     p = sub.add_parser("keys", help="API keys in the OS keyring")
     p.add_argument("action", choices=["set", "delete", "list"],
                    help="set (reads the key without echo, or from stdin), delete or list")
@@ -204,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         (commands.choices.get(args.command) or parser).error(
             f"unrecognized arguments: {' '.join(extra)}")
+    terminated = _sigterm_as_interrupt()
     try:
+        _check_text_args(args)
         if args.command is None:
             return _open_tui(args)
         from relay_tui import commands
@@ -213,16 +226,76 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be handled, not at exit
         return code
     except UsageError as exc:
-        print(f"relay-tui: {exc}", file=sys.stderr)
+        _say(f"relay-tui: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("relay-tui: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        _say(f"relay-tui: {'terminated' if terminated else 'interrupted'}")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of our output left (`| head -1`): nothing to tell it. stdout goes to devnull so
         # the interpreter's flush of what is still buffered, at exit, does not fail again.
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
+    except Exception as exc:  # a bug: one line and a redacted report, never a traceback
+        from relay_tui.core import crash
+
+        _say(crash.handle(exc))
+        return crash.EXIT_CRASH
+
+
+def _say(line: str) -> None:
+    from relay_tui.core.sanitize import neutralise
+
+    print(neutralise(line), file=sys.stderr, flush=True)
+
+
+class _Terminated(list):
+    """Truthy once SIGTERM arrived (a list, so the handler can mark it without a global)."""
+
+
+def _sigterm_as_interrupt() -> _Terminated:
+    """SIGTERM (`kill`, a service manager, a closing terminal's job control) ends a command the
+    way Ctrl-C does: running requests are cancelled and what arrived is saved (a compare keeps
+    its partial answers, bench its finished requests), instead of the process dying mid-write.
+    The handler runs whatever SIGINT does at that moment: asyncio.run's handler cancels the main
+    task; outside it, KeyboardInterrupt is raised."""
+    import signal
+
+    terminated = _Terminated()
+
+    def on_term(signum, frame) -> None:
+        terminated.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (a test calling main from a thread)
+        pass
+    return terminated
+
+
+def _check_text_args(args: argparse.Namespace) -> None:
+    """Refuse arguments that are not valid text: a non-UTF-8 byte in argv arrives as a lone
+    surrogate, which could neither be sent to the relay nor stored. Named, never repeated."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, str) and _has_surrogate(item):
+                what = "the prompt" if name == "prompt" else f"--{name.replace('_', '-')}"
+                raise UsageError(f"{what} is not valid UTF-8 text — check the terminal's or the "
+                                 f"locale's encoding (LANG/LC_ALL), or pipe the prompt on stdin")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _stdout_to_devnull() -> None:

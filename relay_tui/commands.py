@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import sys
@@ -16,11 +15,17 @@ from contextlib import contextmanager
 
 from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
 from relay_tui.core.errors import RelayError
-from relay_tui.core.sanitize import neutralise
+from relay_tui.core.sanitize import json_text, neutralise
 
 
 def err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """One line on stderr. Every line passes the neutraliser: it may quote a relay, a file or argv."""
+    print(neutralise(line), file=sys.stderr, flush=True)
+
+
+def out(line: str = "") -> None:
+    """One line on stdout, neutralised like `err`."""
+    print(neutralise(line))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     handler = COMMANDS[args.command]
     try:
+        if args.command in TRACED:
+            _start_telemetry()
         return handler(args)
     except RelayError as exc:
         err(f"relay-tui: {exc}")
@@ -41,6 +48,22 @@ def run(args: argparse.Namespace) -> int:
     except (SetupError, ConfigError, KeyringUnavailable, UsageError) as exc:
         err(f"relay-tui: {exc}")
         return EXIT_USAGE
+    finally:
+        if args.command in TRACED:
+            from relay_tui.core import telemetry
+
+            telemetry.stop()
+
+
+TRACED = ("chat", "compare", "bench")   # the commands whose requests become telemetry spans
+
+
+def _start_telemetry() -> None:
+    """Telemetry on if OTEL_* or config.toml say so; a problem is one line on stderr."""
+    from relay_tui.core import telemetry
+    from relay_tui.store.config import load_settings
+
+    telemetry.start(load_settings().telemetry)
 
 
 def history_advice(exc: Exception) -> str:
@@ -100,8 +123,7 @@ def _model_for(target, model: str | None) -> str:
 
 
 def _print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def _retry_printer(attempts: int):
@@ -142,7 +164,7 @@ def cmd_models(args) -> int:
         _print_json([{"id": m.id, "owned_by": m.owned_by} for m in models])
     else:
         for m in models:
-            print(neutralise(m.id))
+            out(m.id)
     return EXIT_OK
 
 
@@ -294,14 +316,14 @@ def _print_comparison(result) -> None:
     from relay_tui.core.summary import fmt_seconds
 
     for column in result.columns:
-        print(f"=== {column.model} ===")
-        print(neutralise(column.text) if column.text else "")
+        out(f"=== {column.model} ===")
+        out(column.text)
         if column.error is not None:
-            print(f"[error] {column.error}")
-        print()
+            out(f"[error] {column.error}")
+        out()
     summary = result.summary()
     if summary:
-        print("--- summary ---")
+        out("--- summary ---")
         for label, (model, value) in summary.items():
             if "first token" in label:
                 shown = fmt_seconds(value)
@@ -309,7 +331,7 @@ def _print_comparison(result) -> None:
                 shown = f"${value:.6f}"
             else:
                 shown = value
-            print(f"{label}: {model} ({shown})")
+            out(f"{label}: {model} ({shown})")
 
 
 # -- quota ------------------------------------------------------------------------------------
@@ -343,19 +365,21 @@ def cmd_quota(args) -> int:
 
     granted, used, remaining = fmt_amounts([reading.granted, reading.used, reading.remaining],
                                            reading.unit)
-    print(f"profile    {target.profile.name}")
-    print(f"granted    {'unlimited' if reading.unlimited else granted}")
-    print(f"used       {used}")
-    print(f"remaining  {'unlimited' if reading.unlimited else remaining}")
-    print(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
+    out(f"profile    {target.profile.name}")
+    out(f"granted    {'unlimited' if reading.unlimited else granted}")
+    out(f"used       {used}")
+    out(f"remaining  {'unlimited' if reading.unlimited else remaining}")
+    out(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
     return EXIT_OK
 
 
 # -- bench ------------------------------------------------------------------------------------
 
 def cmd_bench(args) -> int:
+    from relay_tui.core import telemetry
     from relay_tui.core.fanout import bench
     from relay_tui.core.records import log_bench_record
+    from relay_tui.core.telemetry.spans import bench_attributes
 
     models = _models_arg(args.models)
     messages = [{"role": "user", "content": args.prompt}]
@@ -369,15 +393,18 @@ def cmd_bench(args) -> int:
                 sys.stderr.write(f"\r{progress['done']}/{progress['total']} requests")
                 sys.stderr.flush()
 
+        def on_record(record) -> None:  # logged as it lands: Ctrl-C or SIGTERM keeps what finished
+            log_bench_record(history, record, profile=target.profile.name, kind="bench")
+
         async def go():
             async with _client(target) as client:
                 return await bench(client, models, args.requests, args.concurrency, messages,
-                                   max_tokens=args.max_tokens, on_progress=on_progress)
+                                   max_tokens=args.max_tokens, on_progress=on_progress,
+                                   on_record=on_record)
 
         try:
-            result = asyncio.run(go())
-            for record in result.records:
-                log_bench_record(history, record, profile=target.profile.name, kind="bench")
+            with telemetry.run("bench", bench_attributes(models, args.requests, args.concurrency)):
+                result = asyncio.run(go())
         finally:
             history.close()
         if not args.json and sys.stderr.isatty():
@@ -409,6 +436,9 @@ def _report_bench_errors(result) -> None:
 def _print_bench(result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from relay_tui.core.sanitize import neutralise_id
 
     from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
 
@@ -417,8 +447,8 @@ def _print_bench(result) -> None:
                   caption="times in ms as p50/p95/p99; tok/s is the p50 of output speed")
     for name in BENCH_COLUMNS:
         table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
-    for s in result.per_model:
-        table.add_row(*bench_cells(s))
+    for s in result.per_model:  # plain Text: a model name like "[link=…]" is not Rich markup
+        table.add_row(*(Text(neutralise_id(cell)) for cell in bench_cells(s)))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -444,12 +474,12 @@ def cmd_keys(args) -> int:
     profile = _profile_named(args.name)
     if args.action == "delete":
         removed = keys.delete_key(profile.name)
-        print(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
+        out(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
         return EXIT_OK
     key = _read_secret(f"API key for {profile.name}: ")
     if args.insecure_storage:
         keys.set_key(profile.name, key, insecure_file=True)
-        print(f"key for {profile.name} saved in {keys.key_file_path()} ({keys.mask(key)})")
+        out(f"key for {profile.name} saved in {keys.key_file_path()} ({keys.mask(key)})")
         err(f"relay-tui: warning: the key is stored unencrypted in {keys.key_file_path()} (readable "
             f"by you only); anyone with access to your account or its backups can read it — an OS "
             f"keyring or an environment variable (profiles add --key-env) is safer")
@@ -459,8 +489,8 @@ def cmd_keys(args) -> int:
         except keys.KeyringUnavailable as exc:
             raise UsageError(f"{exc}, or store it in a plain file only you can read: relay-tui "
                              f"keys set {profile.name} --insecure-storage") from None
-        print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
-    _warn_plain_http(profile.base_url)
+        out(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 
@@ -472,7 +502,7 @@ def _list_keys() -> int:
 
     settings = load_settings()
     if not settings.profiles:
-        print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+        out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
     for profile in settings.profiles.values():
         try:
             key, source = keys.get_key(profile), keys.key_source(profile)
@@ -487,14 +517,14 @@ def _list_keys() -> int:
             line += f"  set {age:.0f} days ago"
             if keys.needs_rotation(profile.name):
                 line += " — rotate it: it is over 90 days old"
-        print(line.rstrip())
+        out(line.rstrip())
     return EXIT_OK
 
 
-def _warn_plain_http(base_url: str) -> None:
+def _warn_plain_http(base_url: str, proxy: str | None = None) -> None:
     from relay_tui.core.target import plain_http_warning
 
-    warning = plain_http_warning(base_url)
+    warning = plain_http_warning(base_url, proxy)
     if warning:
         err(f"relay-tui: {warning}")
 
@@ -528,12 +558,12 @@ def cmd_profiles(args) -> int:
                          for p in settings.profiles.values()])
             return EXIT_OK
         if not settings.profiles:
-            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+            out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
         for p in settings.profiles.values():
             mark = "*" if p.name == active else " "
-            print(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
+            out(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
         if settings.profiles and active is None:
-            print("no profile is active (* marks it): `relay-tui profiles use NAME`")
+            out("no profile is active (* marks it): `relay-tui profiles use NAME`")
         return EXIT_OK
     if not args.name:
         raise UsageError(f"profiles {args.action} needs a NAME")
@@ -542,18 +572,18 @@ def cmd_profiles(args) -> int:
             known = ", ".join(sorted(config.load_settings().profiles)) or "none yet"
             raise UsageError(f"there is no profile named {args.name!r} (profiles: {known}); "
                              f"see `relay-tui profiles list`")
-        print(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
+        out(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
         settings = config.load_settings()
         if settings.active_profile:
-            print(f"the active profile is {settings.active_profile}")
+            out(f"the active profile is {settings.active_profile}")
         elif settings.profiles:
-            print(f"no profile is active now: choose one with `relay-tui profiles use NAME` "
+            out(f"no profile is active now: choose one with `relay-tui profiles use NAME` "
                   f"({', '.join(sorted(settings.profiles))})")
         return EXIT_OK
     if args.action == "use":
         _profile_named(args.name)
         config.set_active_profile(args.name)
-        print(f"{args.name} is now the active profile")
+        out(f"{args.name} is now the active profile")
         return EXIT_OK
     if args.action == "edit":
         return _edit_profile(args)
@@ -607,8 +637,8 @@ def _add_profile(args) -> int:
     else:
         then = f"now store its key: relay-tui keys set {profile.name}"
     done = "replaced" if old is not None else "saved"
-    print(f"profile {profile.name} {done}{' and made active' if first else ''}; {then}")
-    _warn_plain_http(profile.base_url)
+    out(f"profile {profile.name} {done}{' and made active' if first else ''}; {then}")
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 
@@ -626,11 +656,11 @@ def _edit_profile(args) -> int:
                          "--quota-dialect, --proxy or --key-env")
     edited = replace(profile, **changes)
     _save(edited, make_active=False)
-    print(f"profile {edited.name} updated: " + ", ".join(
+    out(f"profile {edited.name} updated: " + ", ".join(
         f"{_FLAGS[field]} {'(headers)' if field == 'headers' else getattr(edited, field)}"
         for field in changes))
     if "base_url" in changes:
-        _warn_plain_http(edited.base_url)
+        _warn_plain_http(edited.base_url, edited.proxy)
     return EXIT_OK
 
 
@@ -728,8 +758,54 @@ def cmd_screenshots(args) -> int:
         raise UsageError(f"cannot write screenshots to {directory}: permission denied — give a "
                          f"directory you can write")
     for path in screenshots.run(directory, set(args.only or ()) or None):
-        print(path)
+        out(str(path))
     return EXIT_OK
+
+
+# -- telemetry --------------------------------------------------------------------------------
+
+def cmd_telemetry(args) -> int:
+    from relay_tui.core.telemetry import TelemetryUnavailable, plan
+    from relay_tui.store.config import load_settings
+
+    settings = load_settings()
+    if args.action == "status":
+        try:
+            chosen = plan(settings.telemetry)
+        except TelemetryUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        if chosen is None:
+            out("telemetry is off: set OTEL_EXPORTER_OTLP_ENDPOINT=http://COLLECTOR:4318 (or "
+                "[telemetry] in config.toml) to send every request as OpenTelemetry spans")
+            return EXIT_OK
+        out(f"telemetry is on ({chosen.source}) as service {chosen.service_name}; prompts and "
+            f"answers {'are' if chosen.capture_content else 'are not'} exported")
+        return EXIT_OK
+    return _telemetry_export(args, settings)
+
+
+def _telemetry_export(args, settings) -> int:
+    from relay_tui.core.telemetry import TelemetryUnavailable
+    from relay_tui.core.telemetry.backfill import export_history, since_epoch
+
+    try:
+        since = since_epoch(args.since)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    history = _history()
+    try:
+        done = export_history(history, settings, since=since,
+                              report=lambda line: err(f"relay-tui: {line}"))
+    except TelemetryUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        history.close()
+    line = (f"{done.requests} requests and {done.runs} comparisons since {args.since} ago: "
+            f"{done.sent} spans accepted by the collector")
+    if done.dropped:
+        line += f", {done.dropped} dropped"
+    err(line)
+    return EXIT_RELAY if done.failed or done.dropped else EXIT_OK
 
 
 COMMANDS = {
@@ -742,4 +818,5 @@ COMMANDS = {
     "profiles": cmd_profiles,
     "demo-relay": cmd_demo_relay,
     "screenshots": cmd_screenshots,
+    "telemetry": cmd_telemetry,
 }

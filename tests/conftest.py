@@ -26,6 +26,31 @@ from tests.support.memkeyring import MemoryKeyring
 TEST_KEY = "sk-test-9f3b2c7d1e5a4f60b8c2d9e7a1f3b5c7"
 
 
+# Session fixtures backed by a real server in a cached venv, and the support module installing it.
+SERVER_FIXTURES = {"litellm_relay": "tests.support.litellm_proxy", "phoenix": "tests.support.phoenix"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Start installing, in the background, the real servers the selected tests need, and run
+    the tests that use them last, so the installs (minutes, once per machine) overlap the rest of
+    the suite. While an install is not finished, its tests' timeout covers waiting for it."""
+    from tests.support import cached_venv
+
+    def server_module(item) -> str | None:
+        names = getattr(item, "fixturenames", ())
+        return next((module for name, module in SERVER_FIXTURES.items() if name in names), None)
+
+    needed = {module for item in items if (module := server_module(item))}
+    if not needed:
+        return
+    cached_venv.prefetch(needed)
+    pending = {module for module in needed if not cached_venv.is_cached(module)}
+    for item in items:
+        if server_module(item) in pending:
+            item.add_marker(pytest.mark.timeout(cached_venv.INSTALL_TIMEOUT + 300))
+    items.sort(key=lambda item: server_module(item) is not None)   # stable: order kept otherwise
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """Point the app's home at a temporary folder; afterwards, scan what the test wrote there.
@@ -40,6 +65,8 @@ def isolated_home(tmp_path, monkeypatch):
                 "https_proxy", "http_proxy", "all_proxy", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in [name for name in os.environ if name.startswith("OTEL_")]:
+        monkeypatch.delenv(var)   # telemetry stays off unless a test switches it on
     yield home
     # The one file whose job is to hold keys, written only when the user asks for it
     # (`keys set --insecure-storage`): it must be readable by its owner alone.
@@ -73,6 +100,21 @@ def demo_relay():
     relay.start()
     yield relay
     relay.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """RELAY_TUI_HOME on a 512 KB tmpfs (tests/support/disk.py): `.fill()` it, or `.read_only()`."""
+    from tests.support.disk import SmallDisk
+
+    disk = SmallDisk(tmp_path / "small-home")
+    if os.geteuid() != 0 or not disk.mount():
+        pytest.skip("mounting a small tmpfs needs root (the suite runs as root in CI)")
+    monkeypatch.setenv("RELAY_TUI_HOME", str(disk.folder))
+    try:
+        yield disk
+    finally:
+        disk.unmount()
 
 
 def pytest_configure(config):

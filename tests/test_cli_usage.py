@@ -141,7 +141,7 @@ def test_compare_prompts_file_and_a_prompt_is_a_usage_error(capsys, relay_env, t
 def test_max_tokens_must_be_positive(command, value, capsys, relay_env):
     code, out, err = run(capsys, *relay_env, *command, "--max-tokens", value)
     assert code == 2 and out == ""
-    assert f"argument --max-tokens: must be a whole number, 1 or more, not '{value}'" in err
+    assert f"argument --max-tokens: must be a whole number from 1 to 1,000,000, not '{value}'" in err
     assert no_request_was_made()
 
 
@@ -195,4 +195,4 @@ def test_temperature_out_of_range_is_refused_before_any_request(capsys, relay_en
 @pytest.mark.parametrize("flag", ["-n", "-c"])
 def test_bench_counts_must_be_positive(capsys, relay_env, flag):
     code, _, err = run(capsys, *relay_env, "bench", "-m", "gpt-4.1", flag, "0")
-    assert code == 2 and f"argument {flag}" in err and "1 or more" in err
+    assert code == 2 and f"argument {flag}" in err and "must be a whole number from 1" in err

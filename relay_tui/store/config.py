@@ -20,8 +20,9 @@ The format::
     quota_dialect = "auto"           # auto | openrouter | litellm | newapi-token | billing | simple | none
     proxy = "http://127.0.0.1:3128"  # else HTTPS_PROXY / HTTP_PROXY apply
     key_env = "WORK_RELAY_KEY"       # an environment variable holding this profile's key
-    connect_timeout = 10             # seconds; also first_byte_timeout, idle_timeout
-    max_retries = 3
+    connect_timeout = 10             # seconds; also first_byte_timeout, idle_timeout (between two
+                                     # pieces of text), request_timeout (a whole answer)
+    max_retries = 3                  # 0 to 10
 
     [profiles.work.headers]
     "X-Title" = "relay-tui"
@@ -29,6 +30,13 @@ The format::
     [profiles.work.prices."gpt-4.1"]  # USD per million tokens, overriding list prices
     input_per_m = 2.0
     output_per_m = 8.0
+
+    [telemetry]                      # OpenTelemetry export (needs `pip install 'relay-tui[otel]'`)
+    enabled = true                   # default: on when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    endpoint = "http://collector.example.com:4318"   # OTLP/HTTP; the OTEL_EXPORTER_OTLP_* variables win
+    service_name = "relay-tui"       # OTEL_SERVICE_NAME wins
+    capture_content = false          # prompts and answers on spans (the GenAI content capture setting)
+    resource_attributes = { "team" = "ml-platform" }   # merged under OTEL_RESOURCE_ATTRIBUTES
 
 Keys never belong here: they live in the OS keyring (`relay-tui keys set NAME`) or in an
 environment variable. A key-like setting (`api_key`, an Authorization header) is refused.
@@ -55,7 +63,10 @@ DIALECTS = ("auto", "openrouter", "litellm", "newapi-token", "billing", "simple"
 _SECRET_SETTINGS = {"api_key", "apikey", "key", "token", "api_token", "access_token", "secret",
                     "password"}
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
-_TIMEOUTS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
+_TIMEOUTS = ("connect_timeout", "first_byte_timeout", "idle_timeout", "request_timeout")
+MAX_SECONDS = 86_400         # a timeout or refresh period past a day is a typo, not a plan
+MAX_RETRIES = 10
+MAX_PRICE = 10_000           # USD per million tokens
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
@@ -70,6 +81,17 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """The `[telemetry]` table; None where unset, so the OTEL_* environment decides."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    service_name: str | None = None
+    capture_content: bool | None = None
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Settings:
     profiles: dict[str, Profile] = field(default_factory=dict)
@@ -79,6 +101,7 @@ class Settings:
     quota_refresh_seconds: float = 300
     path: Path = field(default_factory=config_path)
     ui: dict[str, Any] = field(default_factory=dict)   # other top-level values (UI state)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @property
     def effective_profile(self) -> str | None:
@@ -198,6 +221,8 @@ class _Validator:
                 setattr(settings, key, self.string((key,), value))
             elif key == "quota":
                 self.quota(settings, self.table(("quota",), value))
+            elif key == "telemetry":
+                settings.telemetry = self.telemetry(self.table(("telemetry",), value))
             else:
                 settings.ui[key] = value
         if settings.active_profile is not None and settings.active_profile not in settings.profiles:
@@ -216,6 +241,35 @@ class _Validator:
                 settings.quota_refresh_seconds = self.positive(keys, value)
             else:
                 raise self.fail(keys, "unknown setting (known: alert_thresholds, refresh_seconds)")
+
+    def telemetry(self, table: dict) -> TelemetrySettings:
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            keys = ("telemetry", key)
+            if key in ("enabled", "capture_content"):
+                if not isinstance(value, bool):
+                    raise self.fail(keys, "must be true or false")
+                values[key] = value
+            elif key == "endpoint":
+                url = self.url(keys, value, ("http", "https"))
+                if urlsplit(url).username or urlsplit(url).password:
+                    raise self.fail(keys, "must not hold a user or password; put the collector's "
+                                          "credentials in OTEL_EXPORTER_OTLP_HEADERS")
+                values[key] = url.rstrip("/")
+            elif key == "service_name":
+                values[key] = self.string(keys, value)
+            elif key == "resource_attributes":
+                table_ = self.table(keys, value)
+                for name, item in table_.items():
+                    self.string(keys + (name,), item)
+                values[key] = dict(table_)
+            elif key == "headers":
+                raise self.fail(keys, "collector headers often hold a token, which does not belong "
+                                      "in config.toml: set OTEL_EXPORTER_OTLP_HEADERS instead")
+            else:
+                raise self.fail(keys, "unknown setting (known: capture_content, enabled, endpoint, "
+                                      "resource_attributes, service_name)")
+        return TelemetrySettings(**values)
 
     def profile(self, name: str, table: dict) -> Profile:
         if not name.strip():
@@ -246,8 +300,8 @@ class _Validator:
             elif key in _TIMEOUTS:
                 values[key] = self.positive(keys, value)
             elif key == "max_retries":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise self.fail(keys, "must be a whole number, 0 or more")
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRIES:
+                    raise self.fail(keys, f"must be a whole number from 0 to {MAX_RETRIES}")
                 values[key] = value
             elif key == "headers":
                 values[key] = self.headers(keys, self.table(keys, value))
@@ -261,6 +315,9 @@ class _Validator:
                 raise self.fail(keys + (header,), f"keys do not belong in config.toml; remove this "
                                                   f"line and run `relay-tui keys set {keys[1]}`")
             self.string(keys + (header,), value)
+            problem = header_problem(header, value)
+            if problem:  # never repeated: the value may be a secret
+                raise self.fail(keys + (header,), problem)
         return dict(table)
 
     def prices(self, keys: tuple[str, ...], table: dict) -> dict[str, Price]:
@@ -270,9 +327,9 @@ class _Validator:
             amounts = {}
             for name in ("input_per_m", "output_per_m"):
                 value = entry.get(name)
-                if not _is_number(value) or value < 0:
-                    raise self.fail(keys + (model, name), "must be a number of USD per million "
-                                                          "tokens, 0 or more")
+                if not _is_number(value) or not 0 <= value <= MAX_PRICE:
+                    raise self.fail(keys + (model, name), f"must be a number of USD per million "
+                                                          f"tokens, from 0 to {MAX_PRICE:,}")
                 amounts[name] = float(value)
             extra = set(entry) - set(amounts)
             if extra:
@@ -302,8 +359,10 @@ class _Validator:
         return value
 
     def positive(self, keys: tuple[str, ...], value: Any) -> float:
-        if not _is_number(value) or value <= 0:
-            raise self.fail(keys, "must be a positive number of seconds")
+        """Seconds: finite, above 0, at most a day (nan, inf and 1e300 are refused)."""
+        if not _is_number(value) or not 0 < value <= MAX_SECONDS:
+            raise self.fail(keys, f"must be a number of seconds above 0 and at most {MAX_SECONDS:,} "
+                                  f"(a day)")
         return float(value)
 
     def url(self, keys: tuple[str, ...], value: Any, schemes: tuple[str, ...]) -> str:
@@ -320,6 +379,22 @@ class _Validator:
 def is_env_name(value: str) -> bool:
     """A valid environment variable name (what `key_env` must hold, never the key itself)."""
     return bool(_ENV_NAME.fullmatch(value))
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why an HTTP header cannot carry this name or value (RFC 9110 token / visible ASCII), or
+    None. Checked when the profile is read: sent, httpx would fail on it, and its error quotes
+    the value; the fault is the profile's, not the relay's."""
+    if not _TOKEN.fullmatch(name):
+        return "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)"
+    if not _FIELD_VALUE.fullmatch(value):
+        return ("has a character an HTTP header cannot carry (a line break, a control or a non-ASCII "
+                "character)")
+    return None
 
 
 def _is_number(value: Any) -> bool:
@@ -401,16 +476,25 @@ def _edit(path: Path | None) -> Iterator[Any]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    """Write through a temporary file and a rename, so the old file stays whole if this fails; a
+    full or read-only disk is a ConfigError (one line), not a traceback."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(path, f"cannot save the change: {exc.strerror or exc} — check that the disk "
+                                f"has room and the folder is writable (nothing was changed)") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -1,9 +1,7 @@
 """A real LiteLLM proxy on loopback, answering from `mock_response` (no upstream, no database).
 
-LiteLLM lives in its own cached virtual environment, never the app's: installed once per machine
-under ${RELAY_TUI_TEST_CACHE:-~/.cache/relay-tui-tests}/litellm-<version> (about 2.5 min,
-750 MB). A marker file written after a successful install tells a finished install from a half
-one; a file lock keeps parallel pytest workers from installing at the same time.
+LiteLLM lives in its own cached virtual environment, never the app's (tests/support/cached_venv.py:
+installed once per machine, about 2.5 min and 750 MB).
 
 The config follows reference/test-components.md: a master key (LiteLLM refuses to start without
 one), `custom_auth` accepting one fixed key so a wrong key gets a real 401 rather than the 400
@@ -16,21 +14,17 @@ standard `retry-after`.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TEST_KEY
+from tests.support import cached_venv
+from tests.support.server_process import free_port, loopback_env, stop, wait_ready
 
 VERSION = "1.106.2"
 MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
@@ -40,7 +34,6 @@ COOLING = "gpt-4.1-cooldown"  # always a provider 429, then cooled down: 429 wit
 COOLDOWN_SECONDS = 3
 ANSWER = ("LiteLLM answers from its mock response here. No upstream provider is called. "
           "Every model streams this same short text, a few characters per chunk.")
-INSTALL_TIMEOUT = 900
 START_TIMEOUT = 90
 
 _AUTH_MODULE = '''\
@@ -58,44 +51,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
 '''
 
 
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("RELAY_TUI_TEST_CACHE") or Path.home() / ".cache" / "relay-tui-tests")
-
-
-def ensure_installed(log=print) -> Path:
-    """The litellm executable of the cached venv, installing it first if needed."""
-    root = cache_root()
-    venv = root / f"litellm-{VERSION}"
-    marker = venv / ".relay-tui-installed"
-    exe = venv / "bin" / "litellm"
-    if marker.exists():
-        return exe
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"litellm-{VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)     # another worker may be installing: wait for it
-        if marker.exists():
-            return exe
-        shutil.rmtree(venv, ignore_errors=True)   # a half install from an interrupted run
-        started = time.monotonic()
-        log(f"installing litellm[proxy]=={VERSION} into {venv} (once; about 2.5 min)")
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        # prisma: without it a request with no key answers 500 (an import error) instead of 401.
-        pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={VERSION}",
-                              "prisma"], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-        if pip.returncode != 0:
-            raise RuntimeError(f"installing litellm[proxy]=={VERSION} failed (pip exit "
-                               f"{pip.returncode}):\n{pip.stderr[-3000:]}")
-        marker.write_text(f"installed in {time.monotonic() - started:.0f} s\n")
-    return exe
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+INSTALL = cached_venv.Install(
+    # prisma: without it a request with no key answers 500 (an import error) instead of 401.
+    name=f"litellm-{VERSION}", packages=(f"litellm[proxy]=={VERSION}", "prisma"),
+    about="about 2.5 min, 750 MB")
 
 
 def write_config(folder: Path, key: str, master_key: str) -> Path:
@@ -135,25 +94,16 @@ class LiteLLMProxy:
     started_in: float
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop(self.process)
 
 
 def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
     """Install if needed, write the config in `folder`, start the proxy and wait until it serves."""
-    exe = ensure_installed(log)
+    exe = cached_venv.ensure(INSTALL, log) / "bin" / "litellm"
     config = write_config(folder, key, master_key="sk-master-relay-tui-tests")
     port = free_port()
     log_path = folder / "litellm.log"
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
-           "NO_PROXY": "*"}
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
-        env.pop(var, None)
+    env = loopback_env(LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(folder))
     started = time.monotonic()
     with open(log_path, "wb") as out:
         process = subprocess.Popen([str(exe), "--config", str(config), "--host", "127.0.0.1",
@@ -161,19 +111,8 @@ def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     proxy = LiteLLMProxy(f"{base}/v1", key, MODELS, process, log_path, 0.0)
-    deadline = started + START_TIMEOUT
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            proxy.stop()
-            why = "exited" if process.returncode is not None else f"not ready after {START_TIMEOUT} s"
-            raise RuntimeError(f"LiteLLM proxy {why}; its log:\n{log_path.read_text(errors='replace')}")
-        try:
-            with _direct.open(f"{base}/health/liveliness", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        time.sleep(0.25)
+    wait_ready(process, f"{base}/health/liveliness", name="LiteLLM proxy", log_path=log_path,
+               timeout=START_TIMEOUT)
     proxy.started_in = time.monotonic() - started
     return proxy
 

@@ -115,13 +115,15 @@ class Screen:
 class PtyApp:
     """`python -m relay_tui ARGS` on a pseudo-terminal of a fixed size; a thread keeps its output."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40):
+    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40,
+                 command: list[str] | None = None):
         self.cols, self.rows = cols, rows
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = {**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "relay_tui", *args], cwd=ROOT, env=env,
+        command = command or [sys.executable, "-m", "relay_tui"]  # another script: a test's own app
+        self.proc = subprocess.Popen([*command, *args], cwd=ROOT, env=env,
                                      stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                                      close_fds=True)
         os.close(slave)
