@@ -192,7 +192,11 @@ async def test_quitting_mid_answer_saves_it_as_stopped(capfd):
 
     app = make_app(AppOptions(demo=True))
     async with app.run_test(size=SIZE) as pilot:
-        app.session.target.demo.settings.time_scale = 0.2
+        from relay_tui.demo.catalog import apply_overrides
+
+        demo = app.session.target.demo
+        demo.settings.time_scale = 0.2  # five times the catalogue's pace, and a long answer
+        demo.models = apply_overrides({m: {"answer_tokens": 3000} for m in demo.models})
         await pilot.pause(0.3)
         await pilot.press(*"go", "enter")
         pane = app.query_one(ChatPane)
