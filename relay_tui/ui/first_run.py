@@ -77,8 +77,8 @@ class FirstRunScreen(Screen):
         with FormScroll() as form:
             if self.adding:
                 form.border_title = "Add a relay profile"
-                yield Static("Its key goes into the OS keyring; the profile into config.toml. Esc "
-                             "cancels.", id="first-run-intro")
+                yield Static("Its key goes where you choose below (the OS keyring when there is "
+                             "one); the profile into config.toml. Esc cancels.", id="first-run-intro")
             else:
                 form.border_title = "Welcome to relay-tui"
                 yield Static("Try everything on the built-in demo relay (no account, no key), or "
