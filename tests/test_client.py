@@ -328,6 +328,7 @@ async def test_cancelling_the_task_closes_the_connection(client, demo_relay):
     assert await _answered_requests(demo_relay, 1) == 1
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_ttft_matches_the_relays_first_token_delay():
     from relay_tui.demo import DemoRelay
 

@@ -44,6 +44,7 @@ async def test_compare_keeps_going_when_one_column_fails(client, demo_relay):
     assert str(columns[1][0]).startswith("the relay failed (HTTP 500)")
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_compare_streams_concurrently():
     from relay_tui.demo import DemoRelay
 
@@ -81,6 +82,7 @@ def test_compare_needs_one_client_per_model(demo_relay):
         asyncio.run(anext(compare(clients, MODELS, HI)))
 
 
+@pytest.mark.alone  # timing checks (a decode speed off a paced relay): the machine to itself
 async def test_bench_counts_errors_and_reports_percentiles():
     from relay_tui.demo import DemoRelay
 

@@ -296,7 +296,7 @@ HTTP = [
     Case("silence after the headers", {C: raw(head(SSE_HEAD), 3.0)}, 1, "within 1 s (first-byte timeout"),
     Case("silence mid-answer", {C: raw(head(SSE_HEAD), OK_LINE, 3.0)}, 1, "went silent for 0.5 s mid-answer after 1 tokens"),
     Case("text trickling past the overall deadline", {C: raw(head(SSE_HEAD), *[p for _ in range(40) for p in (OK_LINE, 0.1)])},
-         1, "took longer than 1.5 s in all", settings={"request_timeout": 1.5}),
+         1, "took longer than 1.5 s in all", settings={"request_timeout": 1.5, "idle_timeout": 1}),
 ]
 
 # -- errors: bodies, statuses, Retry-After and friends --------------------------------------------
@@ -501,7 +501,7 @@ async def test_the_tui_survives_every_chat_case(relay, monkeypatch):
     from tests.test_fault_matrix import send
 
     monkeypatch.setenv("HOSTILE_KEY", TEST_KEY)
-    profile(relay, Case("tui", {}, 0))
+    profile(relay, Case("tui", {}, 0, settings={"first_byte_timeout": 5}))  # no case here waits one out
     app = make_app(AppOptions(profile="h"))
     async with app.run_test(size=(120, 40)) as pilot:
         for case in TUI_CASES:
