@@ -226,7 +226,7 @@ async def test_names_from_config_toml_are_inert_on_every_pane(demo_relay, monkey
     monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
     app = make_app(AppOptions())
     async with app.run_test(size=(120, 30)) as pilot:
-        for key, shown in (("f2", "model gpt␛]0;x␇<U+202E>[b]x[/b][/x]"), ("ctrl+o", "e␛[2J<U+202E>[/x]  (current)"),
+        for key, shown in (("f2", "model gpt␛]0;x␇<U+202E>[b]x[/b][/x]"), ("ctrl+o", "e␛[2J<U+202E>[/x]  (current"),
                            ("escape", "e␛[2J<U+202E>[/x]  ·"), ("f3", "Models"), ("f4", "Quota · e␛[2J<U+202E>[/x]"),
                            ("f5", "profiles: all"), ("ctrl+e", "profiles: e␛[2J<U+202E>[/x]")):
             await pilot.press(key)
