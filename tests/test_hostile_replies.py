@@ -222,6 +222,18 @@ HTTP = [
     Case("a trailer with escapes", {C: raw(head(SSE_HEAD, b"Transfer-Encoding: chunked"),
                                            b"%x\r\n" % len(OK_LINE + DONE) + OK_LINE + DONE
                                            + b"\r\n0\r\nX-Evil: \x1b[2J\r\n\r\n")}, 0, "hi"),
+    Case("chunked and a Content-Length both", {C: raw(head(SSE_HEAD, b"Transfer-Encoding: chunked", b"Content-Length: 3"),
+                                                    b"%x\r\n" % len(OK_LINE + DONE) + OK_LINE + DONE + b"\r\n0\r\n\r\n")},
+         0, "hi"),  # RFC 9112: Transfer-Encoding wins
+    Case("an unknown Transfer-Encoding", {C: raw(head(SSE_HEAD, b"Transfer-Encoding: evil"), OK_LINE, DONE)}, 1,
+         "closed the connection without answering"),
+    Case("an HTTP/2 preface instead of a response", {C: raw(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")}, 1,
+         "closed the connection without answering"),
+    Case("a status line, then the end", {C: raw(b"HTTP/1.1 200 OK\r\n")}, 1, "closed the connection without answering"),
+    Case("garbage after [DONE]", {C: raw(head(SSE_HEAD), OK_LINE, DONE, b"\x1b[2J" * 10_000, 0.5, b"more")}, 0, "hi"),
+    Case("ping events and null content", {C: stream(b'event: ping\ndata: {"type":"ping"}\n\n',
+                                                    {"choices": [{"delta": {"content": None}}]}, OK)}, 0, "hi"),
+    Case("data: without its space", {C: stream(b"data:" + json.dumps(OK).encode() + b"\n\n")}, 0, "hi"),
     Case("HTTP/1.0, the body ended by closing", {C: raw(head(SSE_HEAD, version=b"HTTP/1.0"), OK_LINE, DONE)}, 0, "hi"),
     Case("no status line at all", {C: raw(b"data: hi\n\n")}, 1, "closed the connection without answering"),
     Case("100 Continue first", {C: raw(b"HTTP/1.1 100 Continue\r\n\r\n", head(SSE_HEAD), OK_LINE, DONE)}, 0, "hi"),
