@@ -33,9 +33,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import pty
 import re
-import select
 import signal
 import statistics
 import subprocess
@@ -355,42 +353,17 @@ def wall(argv: list[str], env: dict) -> float:
 
 
 def first_frame(argv: list[str], env: dict, timeout: float = 30.0) -> float:
-    """Seconds from spawning `argv` in a pty until the screen shows FRAME_MARKER (escape
-    sequences stripped): the first frame with the app's own content, the same test for both."""
-    import fcntl
-    import struct
-    import termios
+    """Seconds from spawning `argv` in a pty until the screen shows FRAME_MARKER: the first
+    frame with the app's own content, the same test for both (tests/support/pty_app.py replays
+    the output as it arrived, so polling does not round the time)."""
+    from tests.support.pty_app import PtyApp
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SCREEN[1], SCREEN[0], 0, 0))
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, env={**env, "TERM": "xterm-256color"}, cwd=ROOT, stdin=slave,
-                            stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    seen = b""
-    escapes = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|.)")
-    try:
-        while True:
-            left = timeout - (time.perf_counter() - started)
-            if left <= 0:
-                raise SystemExit(f"bench: no first frame from {' '.join(argv[1:3])} in {timeout:g} s")
-            ready, _, _ = select.select([master], [], [], left)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise SystemExit(f"bench: {' '.join(argv[1:3])} exited before its first frame: "
-                                 f"{escapes.sub(b'', seen)[-300:]!r}")
-            seen += data
-            if FRAME_MARKER.encode() in escapes.sub(b"", seen):
-                return time.perf_counter() - started
-    finally:  # its own process group (start_new_session): nothing of it outlives the bench
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        os.close(master)
+    with PtyApp([], env, *SCREEN, command=argv) as app:
+        try:
+            app.wait_for(FRAME_MARKER, timeout, f"the first frame of {' '.join(argv[1:3])}")
+        except AssertionError as exc:
+            raise SystemExit(f"bench: {exc}") from None
+        return next(at for at, screen in app.replay() if FRAME_MARKER in screen) - app.started
 
 
 def startup(url: str, sizes: Sizes, home: Path) -> list[Row]:

@@ -112,25 +112,50 @@ class Screen:
                 self.x = max(self.x - step, 0)
 
 
-class PtyApp:
-    """`python -m relay_tui ARGS` on a pseudo-terminal of a fixed size; a thread keeps its output."""
+class _Feed:
+    """A Screen fed with a growing output: only the new bytes each time, holding back an escape
+    sequence (or UTF-8 character) still arriving."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40):
+    def __init__(self, cols: int, rows: int):
+        self.screen = Screen(cols, rows)
+        self._fed, self._held = 0, ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed(self, raw: bytes, end: int | None = None) -> None:
+        """Feed `raw[:end]`, of which the part up to the last call was fed already."""
+        end = len(raw) if end is None else end
+        text = self._held + self._decoder.decode(raw[self._fed:end])
+        self._fed = end
+        cut = text.rfind("\x1b")
+        if cut >= 0 and not _COMPLETE.match(text, cut):
+            text, self._held = text[:cut], text[cut:]  # a sequence still arriving
+        else:
+            self._held = ""
+        self.screen.feed(text)
+
+
+class PtyApp:
+    """`python -m relay_tui ARGS` (or any `command`) on a pseudo-terminal of a fixed size; a thread
+    keeps its output and when each piece of it arrived (`time.monotonic()`), so a benchmark can
+    tell when something first showed (`replay`)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40, *,
+                 command: list[str] | None = None):
         self.cols, self.rows = cols, rows
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = {**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "relay_tui", *args], cwd=ROOT, env=env,
-                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                     close_fds=True)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(command or [sys.executable, "-m", "relay_tui", *args], cwd=ROOT,
+                                     env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True, close_fds=True)
         os.close(slave)
         self.master = master
         self._raw = bytearray()
+        self._reads: list[tuple[float, int]] = []  # (arrived, length of the output until then)
         self._lock = threading.Lock()
-        self._screen = Screen(cols, rows)
-        self._fed, self._held = 0, ""
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._live = _Feed(cols, rows)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -144,6 +169,7 @@ class PtyApp:
                 return
             with self._lock:
                 self._raw += chunk
+                self._reads.append((time.monotonic(), len(self._raw)))
 
     @property
     def raw(self) -> bytes:
@@ -154,18 +180,27 @@ class PtyApp:
     def output(self) -> str:
         return self.raw.decode("utf-8", "replace")
 
+    @property
+    def last_output(self) -> float:
+        """When the app last wrote to the terminal (`time.monotonic()`; its start if never)."""
+        with self._lock:
+            return self._reads[-1][0] if self._reads else self.started
+
     def screen(self) -> str:
         """The screen as the terminal would show it now (fed incrementally: output grows to MBs)."""
-        raw = self.raw
-        text = self._held + self._decoder.decode(raw[self._fed:])
-        self._fed = len(raw)
-        cut = text.rfind("\x1b")
-        if cut >= 0 and not _COMPLETE.match(text, cut):
-            text, self._held = text[:cut], text[cut:]  # a sequence still arriving
-        else:
-            self._held = ""
-        self._screen.feed(text)
-        return self._screen.text()
+        self._live.feed(self.raw)
+        return self._live.screen.text()
+
+    def replay(self, since: float = 0.0):
+        """(arrival time, screen) after each read of the output so far that arrived at or after
+        `since` (the screen as it was then: everything before is fed too)."""
+        with self._lock:
+            raw, reads = bytes(self._raw), list(self._reads)
+        feed = _Feed(self.cols, self.rows)
+        for arrived, end in reads:
+            feed.feed(raw, end)
+            if arrived >= since:
+                yield arrived, feed.screen.text()
 
     def send(self, *keys: str | bytes) -> None:
         """Type: a key name of KEYS, or bytes / text sent as they are."""
