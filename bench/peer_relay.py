@@ -160,6 +160,11 @@ def ollama_model(model: str) -> dict:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address) -> None:
+        """An app killed at the end of its run drops its connection: not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def __init__(self, models: list[str], verbose: bool) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.models, self.verbose = models, verbose

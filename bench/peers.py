@@ -256,7 +256,7 @@ def cells(runs: list[Run]) -> dict[str, str]:
     gaps = sorted(g for r in runs for g in r.gaps)
     missing = sum(r.finish is None for r in runs)
     if len(gaps) >= 2:
-        cuts = statistics.quantiles(gaps, n=20)
+        cuts = statistics.quantiles(gaps, n=20, method="inclusive")
         gap = f"{statistics.median(gaps) * 1000:.0f} / {cuts[18] * 1000:.0f} / {gaps[-1] * 1000:.0f} ms"
     else:
         gap = "-"

@@ -33,7 +33,10 @@ _SEQUENCE = re.compile(
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
     r"|\x1b[ -/]*[0-~]|\x1b$", re.S)
-_COMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*\x07|[ -/]*[0-~])")
+# A sequence whole at the end of a read: its two-character form must not take the "[" of a CSI
+# (or the opener of an OSC or string) for a final byte, or a CSI cut in two is drawn as text.
+_COMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                       r"|[PX^_][^\x1b]*\x1b\\|[ -/]*[0-OQ-WYZ\\`-~])")
 
 # What xterm sends for these keys.
 KEYS = {"enter": b"\r", "ctrl+t": b"\x14", "f3": b"\x1bOR", "f9": b"\x1b[20~"}
@@ -112,7 +115,7 @@ class Screen:
                 self.x = max(self.x - step, 0)
 
 
-class _Feed:
+class ScreenFeed:
     """A Screen fed with a growing output: only the new bytes each time, holding back an escape
     sequence (or UTF-8 character) still arriving."""
 
@@ -155,7 +158,7 @@ class PtyApp:
         self._raw = bytearray()
         self._reads: list[tuple[float, int]] = []  # (arrived, length of the output until then)
         self._lock = threading.Lock()
-        self._live = _Feed(cols, rows)
+        self._live = ScreenFeed(cols, rows)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -196,7 +199,7 @@ class PtyApp:
         `since` (the screen as it was then: everything before is fed too)."""
         with self._lock:
             raw, reads = bytes(self._raw), list(self._reads)
-        feed = _Feed(self.cols, self.rows)
+        feed = ScreenFeed(self.cols, self.rows)
         for arrived, end in reads:
             feed.feed(raw, end)
             if arrived >= since:
