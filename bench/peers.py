@@ -38,6 +38,7 @@ import json
 import os
 import queue
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -205,8 +206,11 @@ def run_once(peer: Peer, venv: Path, relay: Relay, stream: Stream) -> Run:
 
 def wait_until_drawn(app: PtyApp, report: dict, marker: str) -> None:
     """Until the end marker is in the output (cheap: the bytes, not the screen: the driver must
-    not take the CPU the app draws with), or the app has drawn nothing for QUIET seconds."""
+    not take the CPU the app draws with), or, from QUIET seconds after the last chunk, the
+    screen's text has not changed for QUIET seconds (a blinking cursor writes output forever, so
+    silence is not the sign)."""
     needle, seen = marker.encode(), 0
+    still, changed = None, time.monotonic()
     while True:
         time.sleep(0.1)
         raw = app.raw
@@ -215,10 +219,14 @@ def wait_until_drawn(app: PtyApp, report: dict, marker: str) -> None:
             return
         seen = len(raw)
         now = time.monotonic()
-        last_output = app.last_output
-        if now - report["last_sent"] > LIMIT or (
-                now - report["last_sent"] > QUIET and now - last_output > QUIET):
+        if now - report["last_sent"] > LIMIT:
             return
+        if now - report["last_sent"] > QUIET:
+            shown = NOT_PROGRESS.sub("", app.screen())
+            if shown != still:
+                still, changed = shown, now
+            elif now - changed > QUIET:
+                return
 
 
 def measure(app: PtyApp, report: dict, marker: str) -> Run:
@@ -245,26 +253,25 @@ def measure(app: PtyApp, report: dict, marker: str) -> Run:
     return Run((shown[0] - first) / (last - first), shown[0] - last, gaps, load, shown[1])
 
 
-def median_or_none(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if len(known) == len(values) else None
-
-
 def cells(runs: list[Run]) -> dict[str, str]:
-    finish = median_or_none([r.finish for r in runs])
-    shown = median_or_none([r.end_shown for r in runs])
+    """The table's cells for one app and stream: medians over the runs that showed the end (and
+    how many did not), the gaps of every run together."""
+    shown_runs = [r for r in runs if r.finish is not None]
+    missing = f"end not shown in {len(runs) - len(shown_runs)} of {len(runs)}"
     gaps = sorted(g for r in runs for g in r.gaps)
-    missing = sum(r.finish is None for r in runs)
     if len(gaps) >= 2:
         cuts = statistics.quantiles(gaps, n=20, method="inclusive")
         gap = f"{statistics.median(gaps) * 1000:.0f} / {cuts[18] * 1000:.0f} / {gaps[-1] * 1000:.0f} ms"
     else:
         gap = "-"
     loads = [r.load for r in runs]
+    finish = f"{statistics.median(r.finish for r in shown_runs):.2f}" if shown_runs else missing
+    shown = f"{statistics.median(r.end_shown for r in shown_runs) * 1000:.0f} ms" if shown_runs else "-"
+    if shown_runs and len(shown_runs) < len(runs):
+        finish += f" ({missing})"
     return {
-        "finish / stream": f"{finish:.2f}" if finish is not None else
-        f"end not shown in {missing} of {len(runs)}",
-        "end shown after the last chunk": f"{shown * 1000:.0f} ms" if shown is not None else "-",
+        "finish / stream": finish,
+        "end shown after the last chunk": shown,
         "update gaps p50 / p95 / max": gap,
         "load average": f"{min(loads):.2f}-{max(loads):.2f}" if len(loads) > 1 else f"{loads[0]:.2f}",
     }
@@ -292,8 +299,11 @@ def main() -> int:
                         help=f"comma-separated of {', '.join(STREAMS)} (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per app and stream (median)")
     parser.add_argument("--screens", metavar="DIR", help="save the screen of every run here")
+    parser.add_argument("--json", metavar="PATH", help="also write every run's figures as JSON")
     parser.add_argument("--record", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args()
+    # A kill ends the run through its `finally`s: the app in the pty and the relay go with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     peers = [PEERS[name] for name in args.apps.split(",")]
     streams = [STREAMS[name] for name in args.streams.split(",")]
     venvs = {peer.name: peer.venv() for peer in peers}
@@ -315,6 +325,11 @@ def main() -> int:
                         (folder / f"{peer.name}-{stream.model}-{round_ + 1}.txt").write_text(run.screen)
     finally:
         relay.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": results.machine(), "runs": [
+            {"app": name, "stream": stream.model, **{k: v for k, v in run.__dict__.items()
+                                                     if k != "screen"}}
+            for (name, stream), batch in runs.items() for run in batch]}, indent=1))
     figures = {key: cells(value) for key, value in runs.items()}
     text = table(peers, streams, figures)
     print(text)

@@ -19,7 +19,17 @@ Rows (targets from issue 6):
   6. memory: peak RSS of the TUI after an 8-column compare of 5,000 tokens each over its RSS
      after start-up (a headless app in a subprocess).
 
-    python bench/run.py [--repeat N] [--json PATH] [--full-render] [--smoke]
+    python bench/run.py [--repeat N] [--json PATH] [--full-render] [--smoke] [--rows ID,...]
+    python bench/run.py --check [--rows ID,...]     # before submitting a change
+    python bench/run.py --record [--rows ID,...]    # write the figures into bench/RESULTS.md
+
+Every row has a stable id (its group first: throughput-httpx-c50, render-1x800-at-400, ...) and
+a checked figure: its ratio to the baseline measured beside it where it has one, since absolute
+times on a shared machine move 2x from day to day. --check re-measures the rows selected (all by
+default; a group is measured whole) and exits 1 naming every row whose checked figure is more
+than 10 % worse than the one bench/RESULTS.md records; a row that fails is measured once more
+and keeps its better figure. --record replaces the recorded rows of the ids measured. Both use
+the full render sizes, the ones recorded. A new row needs only an id and a checked figure.
 
 --smoke runs everything with tiny sizes in seconds (the test suite runs it to check the scripts);
 its figures mean nothing. The openai row needs `pip install openai` (bench/requirements.txt); it

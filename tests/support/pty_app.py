@@ -183,12 +183,6 @@ class PtyApp:
     def output(self) -> str:
         return self.raw.decode("utf-8", "replace")
 
-    @property
-    def last_output(self) -> float:
-        """When the app last wrote to the terminal (`time.monotonic()`; its start if never)."""
-        with self._lock:
-            return self._reads[-1][0] if self._reads else self.started
-
     def screen(self) -> str:
         """The screen as the terminal would show it now (fed incrementally: output grows to MBs)."""
         self._live.feed(self.raw)
