@@ -833,6 +833,8 @@ def main() -> int:
                 if selected(row.id, patterns)]
 
     rows = measure(groups_for(patterns))
+    if not rows:
+        raise SystemExit(f"bench: --rows {','.join(patterns or [])} matched no row")
     print(table(rows))
     print(f"\nmachine: {results.machine()}, load average {results.load():.2f} at the end; "
           f"medians of {repeat} run(s)" + (" (smoke sizes)" if args.smoke else ""))
@@ -844,6 +846,9 @@ def main() -> int:
         record(rows, args.results, "python bench/run.py " + " ".join(sys.argv[1:]))
     if args.check:
         print()
+        if not any(row.id in recorded for row in rows):
+            raise SystemExit(f"bench: none of these rows is recorded in {args.results}: nothing to "
+                             "compare (run with --record first)")
         worse = check(rows, recorded, measure)
         if worse:
             print(f"\nbench --check: {len(worse)} row(s) more than {TOLERANCE:.0%} worse than "

@@ -72,3 +72,18 @@ def test_check_fails_naming_the_rows_worse_than_recorded(tmp_path):
 def test_check_refuses_smoke_figures_against_the_real_results():
     out = bench("--check")
     assert out.returncode == 2 and "--smoke figures mean nothing" in out.stderr
+
+
+def test_peer_table_runs_relay_tui_in_a_pty_against_the_mock_stream(tmp_path):
+    """bench/peers.py end to end for relay-tui (the peers need installs: not in the suite): the
+    real TUI in a pty shows the mock relay's last chunk, and the table has its figures."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "peers.py"), "--apps", "relay-tui",
+                          "--streams", "200", "--repeat", "1", "--screens", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")]
+             for line in out.stdout.splitlines() if line.startswith("|")]
+    rows = {row[1]: row[2] for row in cells}
+    assert float(rows["finish / stream"]) >= 1.0  # the screen cannot beat the stream
+    assert rows["end shown after the last chunk"].endswith(" ms")
+    assert "Zq200end" in (tmp_path / "relay-tui-stream-200-at-400-1.txt").read_text()
