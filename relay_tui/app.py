@@ -105,6 +105,23 @@ class RelayApp(App):
         "[/v1]", crash the app. Widget.notify always passes markup=True, hence no opt-in."""
         super().notify(neutralise(message), title=title, severity=severity, timeout=timeout, markup=False)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """The last resort (Textual calls it for any unhandled exception, then exits): instead of
+        Textual's traceback, which prints every frame's local variables (a header dict holding
+        the key, a proxy URL with its password), one line on the terminal and a redacted report
+        file without locals (core.crash)."""
+        from rich.text import Text
+        from textual.worker import WorkerFailed
+
+        from relay_tui.core import crash
+
+        original = error.error if isinstance(error, WorkerFailed) else error
+        self._return_code = crash.EXIT_CRASH
+        if self._exception is None:  # run_test() re-raises it for the test that provoked it
+            self._exception = error
+            self._exception_event.set()
+        self.panic(Text(crash.handle(original)))
+
     def on_mount(self) -> None:
         problems = themes.summary(self.theme_problems, self.settings.theme, self.theme)
         if problems:  # one toast for all of them (one each stacked over half the screen)

@@ -16,7 +16,7 @@ import sys
 from relay_tui import __version__
 
 EXIT_OK, EXIT_RELAY, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
 
 
 class UsageError(Exception):
@@ -70,8 +70,21 @@ def _positive_int(value: str) -> int:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {value!r}")
+    if not 1 <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT:,}, not {value!r}")
+    return number
+
+
+MAX_COUNT = 1_000_000  # -n, -c, --max-tokens: past this a value is a typo, not a plan
+
+
+def _temperature(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number <= 2:  # NaN and infinities fail this too
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 2, not {value!r}")
     return number
 
 
@@ -104,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="send one prompt and stream the answer to stdout")
     p.add_argument("-m", "--model", help="model id (default: the profile's default model)")
     p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
-    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("-t", "--temperature", type=_temperature, help="sampling temperature, 0 to 2")
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--json", action="store_true", help="print the answer and its metrics as JSON")
     p.add_argument("prompt", nargs="?", default="-", help="the prompt, or - to read stdin (default)")
@@ -126,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="N requests at concurrency C: TTFT, total and tok/s percentiles")
     p.add_argument("-m", "--models", required=True, metavar="MODEL[,MODEL...]")
-    p.add_argument("-n", "--requests", type=int, default=20, help="requests per model (default 20)")
-    p.add_argument("-c", "--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("-n", "--requests", type=_positive_int, default=20, help="requests per model (default 20)")
+    p.add_argument("-c", "--concurrency", type=_positive_int, default=4, help="requests in flight (default 4)")
     p.add_argument("--prompt", default="Say hello in one short sentence.")
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -171,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    terminated = _sigterm_as_interrupt()
     try:
+        _check_text_args(args)
         if args.command is None:
             return _open_tui(args)
         from relay_tui import commands
@@ -180,16 +195,76 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be handled, not at exit
         return code
     except UsageError as exc:
-        print(f"relay-tui: {exc}", file=sys.stderr)
+        _say(f"relay-tui: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("relay-tui: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        _say(f"relay-tui: {'terminated' if terminated else 'interrupted'}")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of our output left (`| head -1`): nothing to tell it. stdout goes to devnull so
         # the interpreter's flush of what is still buffered, at exit, does not fail again.
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
+    except Exception as exc:  # a bug: one line and a redacted report, never a traceback
+        from relay_tui.core import crash
+
+        _say(crash.handle(exc))
+        return crash.EXIT_CRASH
+
+
+def _say(line: str) -> None:
+    from relay_tui.core.sanitize import neutralise
+
+    print(neutralise(line), file=sys.stderr, flush=True)
+
+
+class _Terminated(list):
+    """Truthy once SIGTERM arrived (a list, so the handler can mark it without a global)."""
+
+
+def _sigterm_as_interrupt() -> _Terminated:
+    """SIGTERM (`kill`, a service manager, a closing terminal's job control) ends a command the
+    way Ctrl-C does: running requests are cancelled and what arrived is saved (a compare keeps
+    its partial answers, bench its finished requests), instead of the process dying mid-write.
+    The handler runs whatever SIGINT does at that moment: asyncio.run's handler cancels the main
+    task; outside it, KeyboardInterrupt is raised."""
+    import signal
+
+    terminated = _Terminated()
+
+    def on_term(signum, frame) -> None:
+        terminated.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (a test calling main from a thread)
+        pass
+    return terminated
+
+
+def _check_text_args(args: argparse.Namespace) -> None:
+    """Refuse arguments that are not valid text: a non-UTF-8 byte in argv arrives as a lone
+    surrogate, which could neither be sent to the relay nor stored. Named, never repeated."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, str) and _has_surrogate(item):
+                what = "the prompt" if name == "prompt" else f"--{name.replace('_', '-')}"
+                raise UsageError(f"{what} is not valid UTF-8 text — check the terminal's or the "
+                                 f"locale's encoding (LANG/LC_ALL), or pipe the prompt on stdin")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _stdout_to_devnull() -> None:

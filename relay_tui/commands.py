@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import sys
@@ -16,11 +15,17 @@ from contextlib import contextmanager
 
 from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
 from relay_tui.core.errors import RelayError
-from relay_tui.core.sanitize import neutralise
+from relay_tui.core.sanitize import json_text, neutralise
 
 
 def err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """One line on stderr. Every line passes the neutraliser: it may quote a relay, a file or argv."""
+    print(neutralise(line), file=sys.stderr, flush=True)
+
+
+def out(line: str = "") -> None:
+    """One line on stdout, neutralised like `err`."""
+    print(neutralise(line))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,8 +105,7 @@ def _model_for(target, model: str | None) -> str:
 
 
 def _print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def _retry_printer(attempts: int):
@@ -142,7 +146,7 @@ def cmd_models(args) -> int:
         _print_json([{"id": m.id, "owned_by": m.owned_by} for m in models])
     else:
         for m in models:
-            print(neutralise(m.id))
+            out(m.id)
     return EXIT_OK
 
 
@@ -294,14 +298,14 @@ def _print_comparison(result) -> None:
     from relay_tui.core.summary import fmt_seconds
 
     for column in result.columns:
-        print(f"=== {column.model} ===")
-        print(neutralise(column.text) if column.text else "")
+        out(f"=== {column.model} ===")
+        out(column.text)
         if column.error is not None:
-            print(f"[error] {column.error}")
-        print()
+            out(f"[error] {column.error}")
+        out()
     summary = result.summary()
     if summary:
-        print("--- summary ---")
+        out("--- summary ---")
         for label, (model, value) in summary.items():
             if "first token" in label:
                 shown = fmt_seconds(value)
@@ -309,7 +313,7 @@ def _print_comparison(result) -> None:
                 shown = f"${value:.6f}"
             else:
                 shown = value
-            print(f"{label}: {model} ({shown})")
+            out(f"{label}: {model} ({shown})")
 
 
 # -- quota ------------------------------------------------------------------------------------
@@ -342,11 +346,11 @@ def cmd_quota(args) -> int:
     def amount(value):
         return "?" if value is None else f"{value:,.4f} {reading.unit}"
 
-    print(f"profile    {target.profile.name}")
-    print(f"granted    {'unlimited' if reading.unlimited else amount(reading.granted)}")
-    print(f"used       {amount(reading.used)}")
-    print(f"remaining  {'unlimited' if reading.unlimited else amount(reading.remaining)}")
-    print(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
+    out(f"profile    {target.profile.name}")
+    out(f"granted    {'unlimited' if reading.unlimited else amount(reading.granted)}")
+    out(f"used       {amount(reading.used)}")
+    out(f"remaining  {'unlimited' if reading.unlimited else amount(reading.remaining)}")
+    out(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
     return EXIT_OK
 
 
@@ -356,8 +360,6 @@ def cmd_bench(args) -> int:
     from relay_tui.core.fanout import bench
     from relay_tui.core.records import log_bench_record
 
-    if args.requests < 1 or args.concurrency < 1:
-        raise UsageError("-n and -c must be at least 1")
     models = _models_arg(args.models)
     messages = [{"role": "user", "content": args.prompt}]
     with target_for(args) as target:
@@ -370,15 +372,17 @@ def cmd_bench(args) -> int:
                 sys.stderr.write(f"\r{progress['done']}/{progress['total']} requests")
                 sys.stderr.flush()
 
+        def on_record(record) -> None:  # logged as it lands: Ctrl-C or SIGTERM keeps what finished
+            log_bench_record(history, record, profile=target.profile.name, kind="bench")
+
         async def go():
             async with _client(target) as client:
                 return await bench(client, models, args.requests, args.concurrency, messages,
-                                   max_tokens=args.max_tokens, on_progress=on_progress)
+                                   max_tokens=args.max_tokens, on_progress=on_progress,
+                                   on_record=on_record)
 
         try:
             result = asyncio.run(go())
-            for record in result.records:
-                log_bench_record(history, record, profile=target.profile.name, kind="bench")
         finally:
             history.close()
         if not args.json and sys.stderr.isatty():
@@ -410,6 +414,9 @@ def _report_bench_errors(result) -> None:
 def _print_bench(result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from relay_tui.core.sanitize import neutralise_id
 
     from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
 
@@ -418,8 +425,8 @@ def _print_bench(result) -> None:
                   caption="times in ms as p50/p95/p99; tok/s is the p50 of output speed")
     for name in BENCH_COLUMNS:
         table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
-    for s in result.per_model:
-        table.add_row(*bench_cells(s))
+    for s in result.per_model:  # plain Text: a model name like "[link=…]" is not Rich markup
+        table.add_row(*(Text(neutralise_id(cell)) for cell in bench_cells(s)))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -444,7 +451,7 @@ def cmd_keys(args) -> int:
     if args.action == "list":
         settings = load_settings()
         if not settings.profiles:
-            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+            out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
         for profile in settings.profiles.values():
             key = keys.get_key(profile)
             age = keys.key_age_days(profile.name)
@@ -453,24 +460,24 @@ def cmd_keys(args) -> int:
                 line += f"  set {age:.0f} days ago"
                 if keys.needs_rotation(profile.name):
                     line += " — rotate it: it is over 90 days old"
-            print(line.rstrip())
+            out(line.rstrip())
         return EXIT_OK
     profile = _profile_named(args.name)
     if args.action == "delete":
         removed = keys.delete_key(profile.name)
-        print(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
+        out(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
         return EXIT_OK
     key = _read_secret(f"API key for {profile.name}: ")
     keys.set_key(profile.name, key)
-    print(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
-    _warn_plain_http(profile.base_url)
+    out(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 
-def _warn_plain_http(base_url: str) -> None:
+def _warn_plain_http(base_url: str, proxy: str | None = None) -> None:
     from relay_tui.core.target import plain_http_warning
 
-    warning = plain_http_warning(base_url)
+    warning = plain_http_warning(base_url, proxy)
     if warning:
         err(f"relay-tui: {warning}")
 
@@ -503,10 +510,10 @@ def cmd_profiles(args) -> int:
                          for p in settings.profiles.values()])
             return EXIT_OK
         if not settings.profiles:
-            print("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+            out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
         for p in settings.profiles.values():
             mark = "*" if p.name == settings.active_profile else " "
-            print(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
+            out(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
         return EXIT_OK
     if not args.name:
         raise UsageError(f"profiles {args.action} needs a NAME")
@@ -515,12 +522,12 @@ def cmd_profiles(args) -> int:
             known = ", ".join(sorted(config.load_settings().profiles)) or "none yet"
             raise UsageError(f"there is no profile named {args.name!r} (profiles: {known}); "
                              f"see `relay-tui profiles list`")
-        print(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
+        out(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
         return EXIT_OK
     if args.action == "use":
         _profile_named(args.name)
         config.set_active_profile(args.name)
-        print(f"{args.name} is now the active profile")
+        out(f"{args.name} is now the active profile")
         return EXIT_OK
     return _add_profile(args)
 
@@ -549,9 +556,9 @@ def _add_profile(args) -> int:
         config.save_profile(profile, make_active=first)
     except config.ConfigError as exc:
         raise _flag_error(exc, profile.name) or exc from None
-    print(f"profile {profile.name} saved{' and made active' if first else ''}; "
+    out(f"profile {profile.name} saved{' and made active' if first else ''}; "
           f"now store its key: relay-tui keys set {profile.name}")
-    _warn_plain_http(profile.base_url)
+    _warn_plain_http(profile.base_url, profile.proxy)
     return EXIT_OK
 
 
@@ -649,7 +656,7 @@ def cmd_screenshots(args) -> int:
         raise UsageError(f"cannot write screenshots to {directory}: permission denied — give a "
                          f"directory you can write")
     for path in screenshots.run(directory, set(args.only or ()) or None):
-        print(path)
+        out(str(path))
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ keyring: RELAY_TUI_HOME points at a temporary folder and the keyring backend is 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keyring
@@ -84,3 +85,18 @@ def demo_relay():
     relay.start()
     yield relay
     relay.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """RELAY_TUI_HOME on a 512 KB tmpfs (tests/support/disk.py): `.fill()` it, or `.read_only()`."""
+    from tests.support.disk import SmallDisk
+
+    disk = SmallDisk(tmp_path / "small-home")
+    if os.geteuid() != 0 or not disk.mount():
+        pytest.skip("mounting a small tmpfs needs root (the suite runs as root in CI)")
+    monkeypatch.setenv("RELAY_TUI_HOME", str(disk.folder))
+    try:
+        yield disk
+    finally:
+        disk.unmount()

@@ -141,7 +141,7 @@ def test_compare_prompts_file_and_a_prompt_is_a_usage_error(capsys, relay_env, t
 def test_max_tokens_must_be_positive(command, value, capsys, relay_env):
     code, out, err = run(capsys, *relay_env, *command, "--max-tokens", value)
     assert code == 2 and out == ""
-    assert f"argument --max-tokens: must be a whole number, 1 or more, not '{value}'" in err
+    assert f"argument --max-tokens: must be a whole number from 1 to 1,000,000, not '{value}'" in err
     assert no_request_was_made()
 
 

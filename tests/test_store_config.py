@@ -114,8 +114,8 @@ def test_an_unterminated_string_points_at_the_end():
 @pytest.mark.parametrize("line, complaint", [
     ('quota_dialect = "one-api"', "unknown quota dialect"),
     ('base_url = "ftp://relay.example.com"', "must be a URL starting with http:// or https://"),
-    ('idle_timeout = -5', "must be a positive number"),
-    ('connect_timeout = "10"', "must be a positive number"),
+    ('idle_timeout = -5', "must be a number of seconds above 0"),
+    ('connect_timeout = "10"', "must be a number of seconds above 0"),
     ('max_retries = 1.5', "must be a whole number"),
     ('timeout = 10', "unknown setting"),
 ])

@@ -17,7 +17,7 @@ import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from time import perf_counter
@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relay_tui import __version__
-from relay_tui.core import retry
-from relay_tui.core.errors import (AuthError, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
+from relay_tui.core import redact, retry
+from relay_tui.core.crash import internal_error
+from relay_tui.core.errors import (AuthError, BadRequest, BadResponse, ConnectionFailed, RelayError, RelayTimeout,
                                    ServerError, TLSFailure, UnknownModel, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice, Usage
 from relay_tui.core.records import new_request_id
-from relay_tui.core.sanitize import neutralise
+from relay_tui.core.sanitize import neutralise_id
 from relay_tui.store.profile import Profile
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from relay_tui.core.sse import ChunkParser
 
 MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
+MAX_ID_CHARS = 200                   # a relay's request id is shown and stored up to this length
 DRAIN_SECONDS = 0.25                 # how long to wait for the end of a body after [DONE]
 _PROXY_FIX = "check the user and password in the proxy URL (user:password@host:port)"
 RELAY_ID_HEADERS = ("x-oneapi-request-id", "x-generation-id", "x-litellm-call-id", "x-request-id")
@@ -80,6 +82,7 @@ class RelayClient:
         self.profile = profile
         self.key_source = key_source  # where the key came from ("env NAME", "keyring", …): for advice
         self._key = api_key.strip() if api_key else None  # a pasted key often ends in a newline
+        redact.remember_profile(profile, self._key)
         self._http: httpx.AsyncClient | None = None
         self._send_stream_options = True  # cleared for good once the relay rejects it
         split = urlsplit(profile.base_url)
@@ -102,7 +105,14 @@ class RelayClient:
         if self._http is None:
             import httpx
 
+            from relay_tui.store.config import header_problem
+
             p = self.profile
+            for name, value in p.headers.items():
+                problem = header_problem(name, value)
+                if problem:  # the profile's fault: said once, not sent, not retried
+                    raise BadRequest(f"profile {p.name}'s header {neutralise_id(name)!r} {problem} — "
+                                     f"fix it in config.toml")
             headers = {"User-Agent": f"relay-tui/{__version__}", **p.headers}
             if self._key:
                 if not (self._key.isascii() and self._key.isprintable() and " " not in self._key):
@@ -165,14 +175,23 @@ class RelayClient:
 
     async def get_json(self, path: str, *, root: bool = False) -> JsonReply:
         """GET base_url+path (root_url+path when `root`); never raises for an HTTP status."""
-        response, raw = await self._get(self._url(path, root), new_request_id())
+        with _internal_errors():
+            return await self._get_json(path, root)
+
+    async def _get_json(self, path: str, root: bool) -> JsonReply:
+        request_id = new_request_id()
+        response, raw = await self._get(self._url(path, root), request_id)
         ctype = response.headers.get("content-type", "")
         is_html = "html" in ctype or raw.lstrip()[:1] == b"<"
-        return JsonReply(response.status_code, None if is_html else _json_or_none(raw), is_html,
-                         dict(response.headers))
+        body = None if is_html else _json_or_none(raw, response.status_code, request_id)
+        return JsonReply(response.status_code, body, is_html, dict(response.headers))
 
     async def models(self) -> list[ModelInfo]:
         """The relay's model list (GET {base_url}/models), in the relay's order."""
+        with _internal_errors():
+            return await self._models()
+
+    async def _models(self) -> list[ModelInfo]:
         request_id = new_request_id()
         url = self._url("models")
         response, raw = await self._get(url, request_id)
@@ -190,9 +209,10 @@ class RelayClient:
                               status=response.status_code, request_id=request_id)
         # Ids are shown everywhere (status bar, pickers, panes, history): neutralised once here, so
         # a relay cannot drive the terminal through one. Real ids have no controls and stay as sent.
-        return [ModelInfo(neutralise(str(m["id"])),
-                          neutralise(m["owned_by"]) if isinstance(m.get("owned_by"), str) else None)
-                for m in items if isinstance(m, dict) and m.get("id")]
+        # Only string ids: a number or a list is no model name (and would print as a Python value).
+        return [ModelInfo(neutralise_id(m["id"]),
+                          neutralise_id(m["owned_by"]) if isinstance(m.get("owned_by"), str) else None)
+                for m in items if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"].strip()]
 
     def _json_reply(self, response: httpx.Response, raw: bytes, request_id: str,
                     model: str | None = None) -> Any:
@@ -210,7 +230,7 @@ class RelayClient:
             page = "an HTML error page" if status >= 400 else "an HTML page, not JSON"
             raise BadResponse(f"the relay returned {page} (HTTP {status}) — is the base URL right? "
                               f"({self.profile.base_url})", status=status, request_id=request_id)
-        body = _json_or_none(raw)
+        body = _json_or_none(raw, status, request_id)
         if status >= 400 or error_fields(body) is not None:
             text = body if body is not None else raw[:500].decode("utf-8", "replace")
             raise self.classify_reply(status, text, request_id, response.headers, model)
@@ -267,6 +287,10 @@ class RelayClient:
                 await asyncio.sleep(delay)
                 attempt += 1
                 metrics.attempts = attempt
+            except Exception as exc:  # a bug met on this reply: one line and a report, not a hang
+                err = internal_error(exc, request_id)
+                err.metrics = metrics
+                raise err from None
 
     # -- one attempt -----------------------------------------------------------------------
 
@@ -285,6 +309,7 @@ class RelayClient:
         http = self._client()
         t0 = perf_counter()
         run.t0 = t0
+        run.end = t0 + self.profile.request_timeout
         m.started_at = time.time()
         m.connect = m.tls = m.headers = m.ttft = m.ttfat = m.total = None
         m.gaps = []
@@ -310,9 +335,9 @@ class RelayClient:
                 raise self._first_byte_timeout(request_id) from None
             m.headers = perf_counter() - t0
             m.status = response.status_code
-            m.relay_request_id = next(
-                (response.headers[h] for h in RELAY_ID_HEADERS
-                 if h in response.headers and response.headers[h] != request_id), None)
+            relay_id = next((response.headers[h] for h in RELAY_ID_HEADERS
+                             if h in response.headers and response.headers[h] != request_id), None)
+            m.relay_request_id = neutralise_id(relay_id[:MAX_ID_CHARS]) if relay_id else None
             parser = ChunkParser(request_id, self._key, self.profile.name)
             decoder = StreamDecoder(parser)
             ctype = response.headers.get("content-type", "")
@@ -321,12 +346,16 @@ class RelayClient:
                                                      first_byte_deadline)
                 chunks = _once(b"data: " + whole + b"\n\ndata: [DONE]\n\n")
             else:
-                chunks = self._deadlined(response, first_byte_deadline, request_id)
+                chunks = self._deadlined(response, first_byte_deadline, request_id, run)
             async for chunk in chunks:
                 events = decoder.feed(chunk)
                 if events:
                     run.arrived(events)
+                    if run.last > run.end:
+                        raise self._overall_timeout(request_id, run.chunks)
                     yield events
+                else:  # keep-alives, empty deltas, part of an event: the idle clock runs on
+                    run.quiet = True
                 if decoder.error:
                     raise decoder.error
                 if parser.done:
@@ -357,23 +386,66 @@ class RelayClient:
                 await response.aclose()
 
     async def _deadlined(self, response: httpx.Response, first_deadline: float,
-                         request_id: str) -> AsyncIterator[bytes]:
-        """The body's bytes: the first chunk under what is left of the first-byte budget, every
-        chunk under the idle gap. The gap is httpx's socket read timeout (switched from the
-        header wait's value before the body is read), which costs nothing extra per chunk, unlike
-        an asyncio deadline per chunk (~5 us each, a third of bench's client time)."""
-        response.request.extensions["timeout"]["read"] = self.profile.idle_timeout
+                         request_id: str, run: _Attempt) -> AsyncIterator[bytes]:
+        """The body's bytes, under three clocks: the first text must come within what is left of
+        the first-byte budget, later text within `idle_timeout` of the last text, and all of it
+        within `request_timeout` of the request. Keep-alive comments and empty deltas count as
+        nothing: a relay sending only those is timed out like a silent one.
+
+        A silent relay is caught by httpx's socket read timeout (set to the idle gap before the
+        body is read), which costs nothing per chunk. Only reads that follow bytes without text
+        (`run.quiet`), and those before the first text, are put under an asyncio deadline, ~5 us
+        each: a stream whose every chunk carries text (nearly all of them) pays none."""
+        p = self.profile
+        response.request.extensions["timeout"]["read"] = min(p.idle_timeout, p.request_timeout)
+        loop = asyncio.get_running_loop()
+        first_due = perf_counter() + first_deadline - loop.time()  # on the perf_counter clock
         source = response.aiter_bytes()
-        try:
-            async with asyncio.timeout_at(first_deadline):
-                chunk = await anext(source)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise self._first_byte_timeout(request_id) from None
-        yield chunk
-        async for chunk in source:
+        while True:
+            guarded = run.chunks == 0 or run.quiet
+            if guarded:
+                due = min(first_due if run.chunks == 0 else run.last + p.idle_timeout, run.end)
+                left = due - perf_counter()
+                try:
+                    if left <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(left):
+                        chunk = await anext(source)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise self._quiet_timeout(request_id, run, due) from None
+            else:
+                try:
+                    chunk = await anext(source)
+                except StopAsyncIteration:
+                    return
+            run.quiet = False
+            run.bytes_seen = True
             yield chunk
+
+    def _quiet_timeout(self, request_id: str, run: _Attempt, due: float) -> RelayTimeout:
+        """The timeout that `due` stood for: overall, first byte, or idle after some text."""
+        if due >= run.end:
+            return self._overall_timeout(request_id, run.chunks)
+        if run.chunks == 0:
+            if run.metrics.headers is None or not run.bytes_seen:
+                return self._first_byte_timeout(request_id)
+            return RelayTimeout(f"no answer from {self._hostport} within "
+                                f"{self.profile.first_byte_timeout:g} s, only keep-alives or empty "
+                                f"chunks (first-byte timeout; raise first_byte_timeout in the profile "
+                                f"for slow models)", request_id=request_id)
+        return RelayTimeout(f"the relay sent no text for {self.profile.idle_timeout:g} s mid-answer "
+                            f"after {run.chunks} tokens, only keep-alives or empty chunks (idle "
+                            f"timeout; raise idle_timeout in the profile if this model thinks long)",
+                            request_id=request_id)
+
+    def _overall_timeout(self, request_id: str, tokens: int) -> RelayTimeout:
+        err = RelayTimeout(f"the answer took longer than {self.profile.request_timeout:g} s in all "
+                           f"after {tokens} tokens (request timeout; raise request_timeout in the "
+                           f"profile for very long answers)", request_id=request_id)
+        err.retryable = False  # the budget is spent: a retry would start another one
+        return err
 
     async def _non_stream_reply(self, response: httpx.Response, request_id: str, payload: dict,
                                 model: str, deadline: float) -> bytes:
@@ -468,9 +540,11 @@ class RelayClient:
                               f"(https vs http) or your CA bundle (SSL_CERT_FILE)", request_id=request_id)
         if isinstance(exc, httpx.ProxyError):
             reason = self._reason(cause)
+            # 407 from an HTTP proxy, "Invalid username/password" from a SOCKS5 one (RFC 1929)
+            credentials = "407" in reason or "password" in reason.lower()
             err = ConnectionFailed(f"the proxy {proxy or ''} failed on the way to {host}: {reason}"
-                                   + (f" — {_PROXY_FIX}" if "407" in reason else ""), request_id=request_id)
-            err.retryable = "407" not in reason
+                                   + (f" — {_PROXY_FIX}" if credentials else ""), request_id=request_id)
+            err.retryable = not credentials
             return err
         if isinstance(exc, httpx.ConnectError) and proxy is not None:
             refused = isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower()
@@ -532,8 +606,11 @@ class _Attempt:
     metrics: Metrics
     on_first_token: Callable[[float], None] | None  # called with the TTFT, as it will be stored
     t0: float = 0.0
+    end: float = float("inf")  # t0 + request_timeout: the whole answer is due by then
     chunks: int = 0
-    last: float = 0.0
+    last: float = 0.0          # when the last text arrived
+    quiet: bool = False        # bytes without text arrived since the last text
+    bytes_seen: bool = False
 
     def arrived(self, events: list[Delta | Reasoning]) -> None:
         now = perf_counter()
@@ -582,15 +659,33 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
         pass
 
 
+@contextmanager
+def _internal_errors():
+    """Any exception that is not a RelayError (a bug) leaves as one: see crash.internal_error."""
+    try:
+        yield
+    except RelayError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from None
+
+
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _json_or_none(raw: bytes) -> Any:
+def _json_or_none(raw: bytes, status: int, request_id: str) -> Any:
+    """The reply's JSON, None if it is not JSON; BadResponse if it nests past MAX_DEPTH."""
+    from relay_tui.core.bounded_json import MAX_DEPTH, JsonRefused, loads
+
     try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+        return loads(raw)
+    except JsonRefused as exc:
+        if not exc.too_deep:
+            return None
+        raise BadResponse(f"the relay's reply (HTTP {status}) is JSON nested over {MAX_DEPTH} levels "
+                          f"deep; refused — the relay is misbehaving", status=status,
+                          request_id=request_id) from None
 
 
 def _estimate_tokens(chars: int) -> int:

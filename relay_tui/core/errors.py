@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from relay_tui.core.redact import redact
+from relay_tui.core.sanitize import neutralise_id
+
 
 class RelayError(Exception):
     """Base: a relay or network failure. `str()` is the one-line message for the user."""
@@ -25,8 +28,14 @@ class RelayError(Exception):
         super().__init__(self._line())
 
     def _line(self) -> str:
-        line = " ".join(self.message.split())
-        return f"{line} [request {self.request_id}]" if self.request_id else line
+        return _shown(" ".join(self.message.split()), self.request_id)
+
+
+def _shown(line: str, request_id: str | None) -> str:
+    """The line as shown and stored: known secrets out, every character inert, one line."""
+    if request_id:
+        line += f" [request {request_id}]"
+    return neutralise_id(redact(line))
 
 
 class AuthError(RelayError):
@@ -58,7 +67,7 @@ class AuthError(RelayError):
             line += f" — {key_advice(self.profile, self.key_source)}"
         elif _from_env(self.key_source):  # a message that carries its own `keys set` advice
             line = _KEYS_SET.sub(key_advice("", self.key_source), line)
-        return f"{line} [request {self.request_id}]" if self.request_id else line
+        return _shown(line, self.request_id)
 
 
 _KEYS_SET = re.compile(r"run `relay-tui keys set [^`]*`")
@@ -164,7 +173,7 @@ def relay_text(text: str, secret: str | None = None) -> str:
     text = _REQUEST_ID.sub("", text).strip()
     if ids:
         text += " " + ids[0].strip()
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = neutralise_id(" ".join(_CONTROL.sub(" ", redact(text)).split()))
     return text if len(text) <= _MAX_RELAY_TEXT else text[:_MAX_RELAY_TEXT - 1] + "…"
 
 
@@ -179,19 +188,29 @@ def error_fields(body: object) -> tuple[str, str] | None:
         return None
     err = body.get("error")
     if isinstance(err, dict):
-        message = str(err.get("message") or err.get("msg") or "")
+        message = _said(err.get("message")) or _said(err.get("msg"))
         raw = err.get("metadata", {}).get("raw") if isinstance(err.get("metadata"), dict) else None
         if raw and isinstance(raw, str) and raw not in message:
             message = f"{message}: {raw}" if message else raw
-        code = " ".join(str(err[k]) for k in ("code", "type") if err.get(k) not in (None, ""))
+        code = " ".join(_said(err.get(k)) for k in ("code", "type") if _said(err.get(k)))
         return message, code
     if isinstance(err, str) and err:
         return err, ""
     if body.get("object") == "error":
-        return str(body.get("message") or ""), str(body.get("type") or body.get("code") or "")
+        return _said(body.get("message")), _said(body.get("type")) or _said(body.get("code"))
     if body.get("success") is False and body.get("message"):
-        return str(body["message"]), ""
+        return _said(body["message"]), ""
     return None
+
+
+def _said(value: object) -> str:
+    """A field of an error body as text: strings and numbers only (a nested list or object is
+    no message, and printing one deep enough raised RecursionError)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if abs(value) < 1e18 else ""
+    return ""
 
 
 def classify(status: int, body: object, *, profile: str, request_id: str | None,
@@ -249,6 +268,8 @@ def fmt_wait(seconds: float) -> str:
     """`3600 s (1 h)`: seconds, and for a minute or more the two largest units."""
     if seconds < 60:
         return f"{seconds:g} s"
+    if seconds >= 366 * 86400:  # Retry-After: 1e308 must not print a 309-digit number
+        return "over a year"
     whole = round(seconds)
     parts, rest = [], whole
     for name, size in (("day", 86400), ("h", 3600), ("min", 60), ("s", 1)):

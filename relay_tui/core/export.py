@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relay_tui.core.chat import stored_done
+from relay_tui.core.redact import redact
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.summary import footer
 from relay_tui.store.paths import exports_dir
@@ -182,7 +184,12 @@ def _write(directory: Path | None, name: str, text: str) -> Path:
         folder = directory or exports_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        path.write_text(text, encoding="utf-8")
+        # 0600 like history.db: a conversation is private; known secrets out, should a relay
+        # have echoed one into an answer
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an export written over keeps no looser mode
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(redact(text))
     except OSError as exc:
         raise ExportError(f"cannot write the export: {exc.strerror or exc} ({exc.filename})") from None
     return path

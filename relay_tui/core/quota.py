@@ -10,12 +10,14 @@ here"; a 401 stops the probing (a bad key fails every probe the same way).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relay_tui.core.errors import RelayError, ServerError, error_fields
+from relay_tui.core.errors import BadResponse, RelayError, ServerError, error_fields
+from relay_tui.core.sanitize import neutralise_id
 
 if TYPE_CHECKING:
     from relay_tui.core.client import RelayClient
@@ -132,9 +134,13 @@ class _Relay:
     async def get(self, path: str, *, root: bool) -> dict[str, Any]:
         reply = await self.client.get_json(path, root=root)
         where = f"GET {self.shown(path, root)}"
-        request_id = reply.headers.get("x-oneapi-request-id")
+        request_id = (reply.headers.get("x-oneapi-request-id") or "")[:200] or None
         if reply.status == 401:
             raise self.client.classify_reply(401, reply.body, request_id, reply.headers)
+        if reply.is_html and reply.status >= 500:  # a gateway in front of the relay failed
+            raise ServerError(f"{where}: the relay returned an HTML error page (HTTP {reply.status}): "
+                              f"the gateway in front of it failed — try again later",
+                              status=reply.status, request_id=request_id)
         if reply.is_html or reply.status in (404, 405):
             raise _NotHere(f"{where}: HTTP {reply.status}{' (HTML page)' if reply.is_html else ''}")
         if reply.status >= 400 or error_fields(reply.body) is not None:
@@ -146,21 +152,44 @@ class _Relay:
         return reply.body
 
 
+MAX_AMOUNT = 1e15           # no balance, used figure or raw unit count is this large: a broken reply
+
+
+class _Impossible(ValueError):
+    """An amount that is a number but not a possible one (NaN, infinite, absurdly large)."""
+
+
 def _num(value: Any) -> float | None:
-    """A number from JSON (some relays send amounts as strings); None if it is not one."""
+    """A number from JSON (some relays send amounts as strings); None if it is not one.
+    NaN, infinities and amounts past MAX_AMOUNT ("1e400", 10**400) raise _Impossible: shown, they
+    would read "granted nan USD" or a 309-digit balance."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an int too big for a float
+        raise _Impossible from None
+    if not math.isfinite(number) or abs(number) >= MAX_AMOUNT:
+        raise _Impossible
+    return number
 
 
 def _need(mapping: Any, *keys: str, where: str) -> list[float | None]:
     """The keys' numeric values; _NotHere if the mapping lacks a key (not this dialect's shape)."""
     if not isinstance(mapping, dict) or any(k not in mapping for k in keys):
         raise _NotHere(f"{where}: unexpected reply")
-    return [_num(mapping[k]) for k in keys]
+    return [_checked(mapping, k, where) for k in keys]
+
+
+def _checked(mapping: dict[str, Any], key: str, where: str) -> float | None:
+    """`_num` of one field, an impossible amount named as the relay's fault (one line, exit 1)."""
+    try:
+        return _num(mapping.get(key))
+    except _Impossible:
+        raise BadResponse(f"the relay's quota reply ({where}) has an impossible {key} (not a finite "
+                          f"number, or over {MAX_AMOUNT:.0e}): the relay is misbehaving") from None
 
 
 def _extras(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -185,7 +214,7 @@ async def _openrouter(relay: _Relay) -> QuotaReading:
     if usage is None or (data["limit"] is not None and limit is None):
         raise _NotHere(f"{relay.shown(path, root)}: unexpected reply")
     unlimited = limit is None          # `limit: null` = no cap on this key
-    remaining = None if unlimited else _num(data.get("limit_remaining"))
+    remaining = None if unlimited else _checked(data, "limit_remaining", relay.shown(path, root))
     if remaining is None and not unlimited:
         remaining = limit - usage
     return QuotaReading(limit, usage, remaining, unlimited, "USD", time.time(), "openrouter",
@@ -205,7 +234,7 @@ async def _litellm(relay: _Relay) -> QuotaReading:
     (spend,) = _need(info, "spend", where=relay.shown("/key/info", True))
     if spend is None:
         raise _NotHere(f"{relay.shown('/key/info', True)}: unexpected reply")
-    budget = _num(info.get("max_budget"))   # null = no cap
+    budget = _checked(info, "max_budget", relay.shown("/key/info", True))   # null = no cap
     unlimited = budget is None
     return QuotaReading(budget, spend, None if unlimited else budget - spend, unlimited, "USD",
                         time.time(), "litellm",
@@ -245,7 +274,8 @@ async def _billing(relay: _Relay) -> QuotaReading:
     if hard is None or cents is None:
         raise _NotHere(f"{relay.shown(sub_path, False)}: unexpected reply")
     used = cents / 100                 # total_usage is in cents
-    limits = [_num(sub.get(k)) for k in ("hard_limit_usd", "soft_limit_usd", "system_hard_limit_usd")]
+    limits = [_checked(sub, k, relay.shown(sub_path, False))
+              for k in ("hard_limit_usd", "soft_limit_usd", "system_hard_limit_usd")]
     unlimited = any(v is not None and v >= UNLIMITED for v in limits)
     granted = None if unlimited else hard   # hard_limit_usd = total granted (one-api >= 0.4.10)
     return QuotaReading(granted, used, None if unlimited else hard - used, unlimited, "USD",
@@ -259,11 +289,20 @@ async def _simple(relay: _Relay) -> QuotaReading:
     if used is None or (remaining is None and body["remaining"] is not None):
         raise _NotHere(f"{relay.shown('/quota', False)}: unexpected reply")
     unlimited = remaining is None or remaining >= UNLIMITED    # null = no cap
-    unit = str(body.get("unit") or body.get("currency") or "USD")
+    unit = _unit(body.get("unit") or body.get("currency"))
     return QuotaReading(None if unlimited else used + remaining, used,
                         None if unlimited else remaining, unlimited, unit, time.time(), "simple",
                         _extras(body, "limit", "reset_at", "expires_at"))
 
+
+def _unit(value: Any) -> str:
+    """The relay's name for its unit, as a short one-line name (it is shown and stored)."""
+    if not isinstance(value, str) or not value.strip():
+        return "USD"
+    return neutralise_id(value.strip()[:MAX_UNIT_CHARS])
+
+
+MAX_UNIT_CHARS = 24
 
 _READERS = {"openrouter": _openrouter, "litellm": _litellm, "newapi-token": _newapi_token,
             "billing": _billing, "simple": _simple}

@@ -32,9 +32,10 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from relay_tui.core.errors import (BadResponse, RelayError, ServerError, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Reasoning, Usage
-from relay_tui.core.sanitize import neutralise
+from relay_tui.core.sanitize import neutralise_id
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
+MAX_NAME_CHARS = 200  # a served model id or finish reason is kept up to this length
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 # json's C scanner called directly: json.loads minus two regex scans and a Python frame per
 # token. It raises StopIteration where loads raises ValueError.
@@ -288,7 +289,7 @@ class ChunkParser:
         if self.served_model is None:
             model = obj.get("model")
             if isinstance(model, str) and model:
-                self.served_model = neutralise(model)  # shown and stored like a listed model id
+                self.served_model = neutralise_id(model[:MAX_NAME_CHARS])  # shown and stored like a listed id
         usage = obj.get("usage")
         if usage and type(usage) is dict:
             self.usage = parse_usage(usage)
@@ -301,7 +302,7 @@ class ChunkParser:
             if finish == "error":
                 raise self._error("the model's provider failed (finish_reason=error)")
             if isinstance(finish, str) and finish:
-                self.finish_reason = finish
+                self.finish_reason = neutralise_id(finish[:MAX_NAME_CHARS])
         delta = choice.get("delta") or choice.get("message")
         if type(delta) is not dict:
             return []

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from relay_tui.core import redact
 from relay_tui.store import keys
 from relay_tui.store.config import Settings, load_settings
 from relay_tui.store.profile import Profile
@@ -88,7 +89,8 @@ def resolve_target(*, profile_name: str | None = None, base_url: str | None = No
 
 
 def _checked(target: Target) -> Target:
-    warning = plain_http_warning(target.profile.base_url)
+    redact.remember_profile(target.profile, target.api_key)  # before anything can quote them
+    warning = plain_http_warning(target.profile.base_url, target.profile.proxy)
     if warning and target.api_key:
         target.warnings.append(warning)
     return target
@@ -104,11 +106,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def plain_http_warning(base_url: str) -> str | None:
-    """A warning when a key would cross a network unencrypted (http:// to a non-loopback host)."""
+def plain_http_warning(base_url: str, proxy: str | None = None) -> str | None:
+    """A warning when a key would cross a network unencrypted: http:// to a non-loopback host,
+    or an http:// relay (loopback included) reached through a proxy on another host, which gets
+    the request, key and all, in clear text (an https:// relay is tunnelled through it)."""
     parts = urlsplit(base_url)
     host = parts.hostname or ""
-    if parts.scheme != "http" or is_loopback(host):
+    if parts.scheme != "http":
         return None
-    return (f"warning: {parts.scheme}://{host} is not encrypted: the API key will be sent in clear text; "
-            "use https:// if the relay supports it")
+    if not is_loopback(host):
+        return (f"warning: {parts.scheme}://{host} is not encrypted: the API key will be sent in clear "
+                "text; use https:// if the relay supports it")
+    via = urlsplit(proxy) if proxy else None
+    if via is not None and via.scheme in ("http", "https") and not is_loopback(via.hostname or ""):
+        return (f"warning: requests to {parts.scheme}://{host} go through the proxy {via.hostname} "
+                "unencrypted: the proxy sees the API key in clear text; use an https:// relay URL, "
+                "or reach the relay without that proxy")
+    return None

@@ -20,8 +20,9 @@ The format::
     quota_dialect = "auto"           # auto | openrouter | litellm | newapi-token | billing | simple | none
     proxy = "http://127.0.0.1:3128"  # else HTTPS_PROXY / HTTP_PROXY apply
     key_env = "WORK_RELAY_KEY"       # an environment variable holding this profile's key
-    connect_timeout = 10             # seconds; also first_byte_timeout, idle_timeout
-    max_retries = 3
+    connect_timeout = 10             # seconds; also first_byte_timeout, idle_timeout (between two
+                                     # pieces of text), request_timeout (a whole answer)
+    max_retries = 3                  # 0 to 10
 
     [profiles.work.headers]
     "X-Title" = "relay-tui"
@@ -55,7 +56,10 @@ DIALECTS = ("auto", "openrouter", "litellm", "newapi-token", "billing", "simple"
 _SECRET_SETTINGS = {"api_key", "apikey", "key", "token", "api_token", "access_token", "secret",
                     "password"}
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
-_TIMEOUTS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
+_TIMEOUTS = ("connect_timeout", "first_byte_timeout", "idle_timeout", "request_timeout")
+MAX_SECONDS = 86_400         # a timeout or refresh period past a day is a typo, not a plan
+MAX_RETRIES = 10
+MAX_PRICE = 10_000           # USD per million tokens
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
@@ -236,8 +240,8 @@ class _Validator:
             elif key in _TIMEOUTS:
                 values[key] = self.positive(keys, value)
             elif key == "max_retries":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise self.fail(keys, "must be a whole number, 0 or more")
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRIES:
+                    raise self.fail(keys, f"must be a whole number from 0 to {MAX_RETRIES}")
                 values[key] = value
             elif key == "headers":
                 values[key] = self.headers(keys, self.table(keys, value))
@@ -251,6 +255,9 @@ class _Validator:
                 raise self.fail(keys + (header,), f"keys do not belong in config.toml; remove this "
                                                   f"line and run `relay-tui keys set {keys[1]}`")
             self.string(keys + (header,), value)
+            problem = header_problem(header, value)
+            if problem:  # never repeated: the value may be a secret
+                raise self.fail(keys + (header,), problem)
         return dict(table)
 
     def prices(self, keys: tuple[str, ...], table: dict) -> dict[str, Price]:
@@ -260,9 +267,9 @@ class _Validator:
             amounts = {}
             for name in ("input_per_m", "output_per_m"):
                 value = entry.get(name)
-                if not _is_number(value) or value < 0:
-                    raise self.fail(keys + (model, name), "must be a number of USD per million "
-                                                          "tokens, 0 or more")
+                if not _is_number(value) or not 0 <= value <= MAX_PRICE:
+                    raise self.fail(keys + (model, name), f"must be a number of USD per million "
+                                                          f"tokens, from 0 to {MAX_PRICE:,}")
                 amounts[name] = float(value)
             extra = set(entry) - set(amounts)
             if extra:
@@ -292,8 +299,10 @@ class _Validator:
         return value
 
     def positive(self, keys: tuple[str, ...], value: Any) -> float:
-        if not _is_number(value) or value <= 0:
-            raise self.fail(keys, "must be a positive number of seconds")
+        """Seconds: finite, above 0, at most a day (nan, inf and 1e300 are refused)."""
+        if not _is_number(value) or not 0 < value <= MAX_SECONDS:
+            raise self.fail(keys, f"must be a number of seconds above 0 and at most {MAX_SECONDS:,} "
+                                  f"(a day)")
         return float(value)
 
     def url(self, keys: tuple[str, ...], value: Any, schemes: tuple[str, ...]) -> str:
@@ -305,6 +314,22 @@ class _Validator:
         if not valid:
             raise self.fail(keys, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return value.strip()
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why an HTTP header cannot carry this name or value (RFC 9110 token / visible ASCII), or
+    None. Checked when the profile is read: sent, httpx would fail on it, and its error quotes
+    the value; the fault is the profile's, not the relay's."""
+    if not _TOKEN.fullmatch(name):
+        return "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)"
+    if not _FIELD_VALUE.fullmatch(value):
+        return ("has a character an HTTP header cannot carry (a line break, a control or a non-ASCII "
+                "character)")
+    return None
 
 
 def _is_number(value: Any) -> bool:
@@ -386,16 +411,25 @@ def _edit(path: Path | None) -> Iterator[Any]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    """Write through a temporary file and a rename, so the old file stays whole if this fails; a
+    full or read-only disk is a ConfigError (one line), not a traceback."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(path, f"cannot save the change: {exc.strerror or exc} — check that the disk "
+                                f"has room and the folder is writable (nothing was changed)") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -28,7 +28,8 @@ class Profile:
     key_env: str | None = None         # an environment variable that holds this profile's key
     connect_timeout: float = 10.0
     first_byte_timeout: float = 60.0   # from request sent to response headers / first SSE byte
-    idle_timeout: float = 60.0         # longest silence allowed between two stream chunks
+    idle_timeout: float = 60.0         # longest wait between two pieces of text (keep-alives don't count)
+    request_timeout: float = 1800.0    # the whole answer, from request sent to its end
     max_retries: int = 3
 
     @property

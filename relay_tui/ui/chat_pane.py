@@ -27,6 +27,7 @@ from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Cost, Delta, Done, Reasoning
 from relay_tui.core.export import ExportError, export_conversation
 from relay_tui.core.sanitize import neutralise
+from relay_tui.store.history import HistoryError
 from relay_tui.ui.chat_dialogs import (
     ChatSettings,
     CodeBlockPicker,
@@ -294,6 +295,8 @@ class ChatPane(Horizontal):
                 self.notify(str(exc), title="Chat", severity="error")
             else:
                 block.failed(str(exc))
+        except HistoryError as exc:  # a full or read-only disk: the prompt must not be lost
+            self._unsaved(exc, prompt, block)
         except asyncio.CancelledError:
             if block is not None:
                 block.stopped(cost=self._estimate(block, prompt_chars))
@@ -302,6 +305,19 @@ class ChatPane(Horizontal):
             self._live = None
             self._tick.pause()
             self._reload_list()
+
+    def _unsaved(self, exc: HistoryError, prompt: str | None, block: AnswerBlock | None) -> None:
+        """The history could not be written: say so in one line, and put the prompt back in the
+        box (unless the user has typed a new one) so it can be sent again or copied."""
+        line = f"could not save to the history: {exc} — check that the disk has room and is writable"
+        area = self.query_one(PromptArea)
+        if prompt is not None and not area.text.strip():
+            area.text = prompt
+            area.move_cursor(area.document.end)
+            line += "; your prompt is back in the box"
+        if block is not None:
+            block.failed(line)
+        self.notify(line, title="Chat", severity="error", timeout=30)
 
     def _estimate(self, block: AnswerBlock, prompt_chars: int) -> Cost | None:
         """A stopped answer's cost from list prices, its tokens estimated from characters."""

@@ -150,9 +150,10 @@ class PtyApp:
         env = {**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(command or [sys.executable, "-m", "relay_tui", *args], cwd=ROOT,
-                                     env=env, stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True, close_fds=True)
+        command = command or [sys.executable, "-m", "relay_tui"]  # another script: a test's own app
+        self.proc = subprocess.Popen([*command, *args], cwd=ROOT, env=env,
+                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                                     close_fds=True)
         os.close(slave)
         self.master = master
         self._raw = bytearray()
