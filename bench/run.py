@@ -736,7 +736,7 @@ def record(rows: list[Row], path: Path, command: str) -> None:
                      if r["id"].split("-")[0] in GROUPS else len(GROUPS))
     header = list(COLUMNS[:-1]) + ["date", COLUMNS[-1]]
     results.replace_section("run.py", (
-        f"Last recorded {date} by `{command}`; machine: {results.machine()}. `checked` is what "
+        f"Last recorded {date} by `{command}; machine: {results.machine()}. `checked` is what "
         "`--check` compares (within 10 %); `load` is the 1-minute load average when the row was "
         "measured.\n\n") + results.markdown_table(header, [[r.get(c, "-") for c in header]
                                                            for r in ordered]), path)
@@ -843,7 +843,8 @@ def main() -> int:
                                                "smoke": args.smoke,
                                                "rows": [row.__dict__ for row in rows]}, indent=2))
     if args.record:
-        record(rows, args.results, "python bench/run.py " + " ".join(sys.argv[1:]))
+        record(rows, args.results, f"python bench/run.py --record` ({repeat} repeats"
+               + (f", --rows {','.join(patterns)}" if patterns else "") + ")`")
     if args.check:
         print()
         if not any(row.id in recorded for row in rows):
