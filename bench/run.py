@@ -17,7 +17,9 @@ Rows (targets from issue 6):
   5. history: opening a 10,000-message conversation in the app, latency statistics over 100,000
      logged requests (bench/stats.py), database bytes per 1,000 logged requests;
   6. memory: peak RSS of the TUI after an 8-column compare of 5,000 tokens each over its RSS
-     after start-up (a headless app in a subprocess).
+     after start-up (a headless app in a subprocess);
+  7. telemetry: bench req/s with every request logged and telemetry exporting to a collector
+     that is down, over the same with telemetry off (target: within 2 %, issue 14).
 
     python bench/run.py [--repeat N] [--json PATH] [--full-render] [--smoke] [--rows ID,...]
     python bench/run.py --check [--rows ID,...]     # before submitting a change
@@ -286,6 +288,63 @@ def ratio_row(name: str, rates: dict[str, list[float]], cpu: dict[str, list[floa
                f"median of {len(ratios)} paired runs, ratios {min(ratios):.2f}-{max(ratios):.2f}; "
                f"client CPU/request {mine * 1e6:.0f} vs {theirs * 1e6:.0f} us ({theirs / mine:.2f})",
                id=row_id, checked=ratio, higher_is_better=True)
+
+
+async def logged_bench(url: str, n: int, c: int, home: Path) -> float:
+    """`app_bench` with every request logged as it lands (core/records.py, where telemetry's hook
+    is), the way the latency pane's probe logs."""
+    from relay_tui.core.client import RelayClient
+    from relay_tui.core.fanout import bench
+    from relay_tui.core.records import log_bench_record
+    from relay_tui.demo import DEMO_KEY
+    from relay_tui.store.history import History
+
+    shm = Path("/dev/shm")   # in memory where there is one: a disk's fsync per row is noise here
+    folder = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else home))
+    with History(folder / "telemetry.db") as history:
+        def log(record) -> None:
+            log_bench_record(history, record, profile="bench", kind="bench")
+
+        async with RelayClient(profile_for(url), DEMO_KEY) as client:
+            await bench(client, [MODEL], min(n, c), c, PROMPT, on_record=log)
+            result = await bench(client, [MODEL], n, c, PROMPT, on_record=log)
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return result.requests_per_s
+
+
+def telemetry_overhead(url: str, sizes: Sizes, repeat: int, home: Path) -> list[Row]:
+    """Row 7: bench with telemetry exporting to a collector that is down (a loopback port nobody
+    listens on) over the same bench with telemetry off, alternating, each logging every request."""
+    from relay_tui.core import telemetry
+    from relay_tui.core.telemetry.config import sdk_installed
+    from relay_tui.store.config import TelemetrySettings
+
+    name = f"telemetry on, collector down, vs off (n={sizes.requests}, c={sizes.concurrency})"
+    if not sdk_installed():
+        return [Row(name, "skipped", target=">= 0.98", note="pip install 'relay-tui[otel]'",
+                    id=f"telemetry-c{sizes.concurrency}")]
+    from tests.support.server_process import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    rates: dict[str, list[float]] = {"relay-tui": [], "off": []}
+    cpu: dict[str, list[float]] = {"relay-tui": [], "off": []}
+    problems: list[str] = []
+    for round_ in range(repeat):
+        for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
+            key = "relay-tui" if mode == "on" else "off"
+            if mode == "on":
+                os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dead
+                telemetry.start(TelemetrySettings(), report=problems.append)
+            started = time.process_time()
+            rates[key].append(asyncio.run(logged_bench(url, sizes.requests, sizes.concurrency, home)))
+            cpu[key].append((time.process_time() - started) / (sizes.requests + sizes.concurrency))
+            telemetry.stop(0)
+            os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    row = ratio_row(name, rates, cpu, "off", 0.98, f"telemetry-c{sizes.concurrency}")
+    row.note += f"; the collector's failure was reported {len(problems)} time(s) a run"
+    return [row]
 
 
 # -- 2. client overhead on TTFT -----------------------------------------------------------------
@@ -681,7 +740,7 @@ def memory(sizes: Sizes, home: Path) -> list[Row]:
 
 # -- the table, RESULTS.md and --check -----------------------------------------------------------
 
-GROUPS = ("throughput", "ttft", "startup", "render", "history", "memory")  # a row id's first word
+GROUPS = ("throughput", "ttft", "startup", "render", "history", "memory", "telemetry")  # ids' first word
 COLUMNS = ("id", "benchmark", "relay-tui", "baseline", "ratio", "target", "met", "checked", "load",
            "how")
 TOLERANCE = 0.10  # --check: a row this much worse than its recorded figure fails
@@ -876,7 +935,8 @@ def run_groups(groups: list[str], sizes: Sizes, repeat: int, smoke: bool) -> lis
                  "render": lambda: stream_render(sizes),
                  "history": lambda: history_rows(
                      url, sizes, home, asyncio.run(bench_records(url, records))),
-                 "memory": lambda: memory(sizes, home)}
+                 "memory": lambda: memory(sizes, home),
+                 "telemetry": lambda: telemetry_overhead(url, sizes, repeat, home)}
         for name in GROUPS:
             if name in groups:
                 started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import threading
 from collections.abc import Iterable
 from functools import partial
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from relay_tui.core import telemetry
 from relay_tui.core.netloop import SWITCH_INTERVAL
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.session import Session, demo_session, open_session
@@ -133,6 +135,19 @@ class RelayApp(App):
         else:
             self.refresh_status()
         self.set_timer(0.5, _warm_up_rendering)
+        telemetry.start(self.settings.telemetry, report=self._telemetry_problem)
+
+    def _telemetry_problem(self, line: str) -> None:
+        """One notice when telemetry cannot run or the collector does not take the spans
+        (called from telemetry's export thread, or from on_mount)."""
+        notify = partial(self.notify, line, title="Telemetry", severity="warning", timeout=15)
+        if threading.get_ident() == self._thread_id:
+            notify()
+            return
+        try:
+            self.call_from_thread(notify)
+        except RuntimeError:   # the app is closing: nobody to tell
+            pass
 
     # -- session --------------------------------------------------------------------------------
 
@@ -279,6 +294,7 @@ class RelayApp(App):
         if self.session is not None:
             await self.session.aclose()
         self.history.close()
+        telemetry.stop()
 
 
 def _warm_up_rendering() -> None:

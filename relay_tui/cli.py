@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("telemetry", help="OpenTelemetry export: is it on, and backfill the request log",
+                       description="Telemetry is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (or "
+                                   "[telemetry] in config.toml); needs pip install 'relay-tui[otel]'.")
+    p.add_argument("action", choices=["status", "export"],
+                   help="status: where spans go; export: send the local request log once")
+    p.add_argument("--since", default="7d", metavar="AGE",
+                   help="with export: requests from this long ago on, e.g. 7d, 12h (default 7d)")
+
     p = sub.add_parser("keys", help="API keys in the OS keyring")
     p.add_argument("action", choices=["set", "delete", "list"])
     p.add_argument("name", nargs="?", metavar="PROFILE", help="profile (default: the active one)")

@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     handler = COMMANDS[args.command]
     try:
+        if args.command in TRACED:
+            _start_telemetry()
         return handler(args)
     except RelayError as exc:
         err(f"relay-tui: {exc}")
@@ -46,6 +48,22 @@ def run(args: argparse.Namespace) -> int:
     except (SetupError, ConfigError, KeyringUnavailable, UsageError) as exc:
         err(f"relay-tui: {exc}")
         return EXIT_USAGE
+    finally:
+        if args.command in TRACED:
+            from relay_tui.core import telemetry
+
+            telemetry.stop()
+
+
+TRACED = ("chat", "compare", "bench")   # the commands whose requests become telemetry spans
+
+
+def _start_telemetry() -> None:
+    """Telemetry on if OTEL_* or config.toml say so; a problem is one line on stderr."""
+    from relay_tui.core import telemetry
+    from relay_tui.store.config import load_settings
+
+    telemetry.start(load_settings().telemetry)
 
 
 def history_advice(exc: Exception) -> str:
@@ -357,8 +375,10 @@ def cmd_quota(args) -> int:
 # -- bench ------------------------------------------------------------------------------------
 
 def cmd_bench(args) -> int:
+    from relay_tui.core import telemetry
     from relay_tui.core.fanout import bench
     from relay_tui.core.records import log_bench_record
+    from relay_tui.core.telemetry.spans import bench_attributes
 
     models = _models_arg(args.models)
     messages = [{"role": "user", "content": args.prompt}]
@@ -382,7 +402,8 @@ def cmd_bench(args) -> int:
                                    on_record=on_record)
 
         try:
-            result = asyncio.run(go())
+            with telemetry.run("bench", bench_attributes(models, args.requests, args.concurrency)):
+                result = asyncio.run(go())
         finally:
             history.close()
         if not args.json and sys.stderr.isatty():
@@ -660,6 +681,52 @@ def cmd_screenshots(args) -> int:
     return EXIT_OK
 
 
+# -- telemetry --------------------------------------------------------------------------------
+
+def cmd_telemetry(args) -> int:
+    from relay_tui.core.telemetry import TelemetryUnavailable, plan
+    from relay_tui.store.config import load_settings
+
+    settings = load_settings()
+    if args.action == "status":
+        try:
+            chosen = plan(settings.telemetry)
+        except TelemetryUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        if chosen is None:
+            out("telemetry is off: set OTEL_EXPORTER_OTLP_ENDPOINT=http://COLLECTOR:4318 (or "
+                "[telemetry] in config.toml) to send every request as OpenTelemetry spans")
+            return EXIT_OK
+        out(f"telemetry is on ({chosen.source}) as service {chosen.service_name}; prompts and "
+            f"answers {'are' if chosen.capture_content else 'are not'} exported")
+        return EXIT_OK
+    return _telemetry_export(args, settings)
+
+
+def _telemetry_export(args, settings) -> int:
+    from relay_tui.core.telemetry import TelemetryUnavailable
+    from relay_tui.core.telemetry.backfill import export_history, since_epoch
+
+    try:
+        since = since_epoch(args.since)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    history = _history()
+    try:
+        done = export_history(history, settings, since=since,
+                              report=lambda line: err(f"relay-tui: {line}"))
+    except TelemetryUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        history.close()
+    line = (f"{done.requests} requests and {done.runs} comparisons since {args.since} ago: "
+            f"{done.sent} spans accepted by the collector")
+    if done.dropped:
+        line += f", {done.dropped} dropped"
+    err(line)
+    return EXIT_RELAY if done.failed or done.dropped else EXIT_OK
+
+
 COMMANDS = {
     "models": cmd_models,
     "chat": cmd_chat,
@@ -670,4 +737,5 @@ COMMANDS = {
     "profiles": cmd_profiles,
     "demo-relay": cmd_demo_relay,
     "screenshots": cmd_screenshots,
+    "telemetry": cmd_telemetry,
 }

@@ -19,7 +19,7 @@ TEST_KEY = "sk-test-9f3b2c7d1e5a4f60b8c2d9e7a1f3b5c7"
 
 
 # Session fixtures backed by a real server in a cached venv, and the support module installing it.
-SERVER_FIXTURES = {"litellm_relay": "tests.support.litellm_proxy"}
+SERVER_FIXTURES = {"litellm_relay": "tests.support.litellm_proxy", "phoenix": "tests.support.phoenix"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,6 +57,8 @@ def isolated_home(tmp_path, monkeypatch):
                 "https_proxy", "http_proxy", "all_proxy", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in [name for name in os.environ if name.startswith("OTEL_")]:
+        monkeypatch.delenv(var)   # telemetry stays off unless a test switches it on
     yield home
     leaks = files_containing(tmp_path, TEST_KEY[:12].encode())
     assert not leaks, f"the test key was written to {leaks}"

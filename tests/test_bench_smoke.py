@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("throughput vs bare httpx", "throughput vs openai AsyncOpenAI", "TTFT client overhead, c=1",
         "TTFT client overhead, c=50", "start-up: relay-tui --help", "start-up: first frame of the TUI",
         "stream render (a)", "stream render (b)", "history: open a", "history: latency stats",
-        "history: database size per 1,000 requests", "memory: peak RSS")
+        "history: database size per 1,000 requests", "memory: peak RSS",
+        "telemetry on, collector down, vs off")
 
 
 def test_smoke_run_prints_every_row_of_the_table(tmp_path):

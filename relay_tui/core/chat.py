@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
+from relay_tui.core import telemetry
 from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Cost, Delta, Done, Event, Metrics, Reasoning, RetryNotice
 from relay_tui.core.records import log_done, log_failure, metrics_dict, new_request_id
@@ -75,9 +76,10 @@ class Conversation:
         last_flush = time.monotonic()
         state, error = "stopped", None
         done: Done | None = None
+        messages = self.request_messages()
         try:
             async for event in self.client.stream_chat(
-                    self.request_messages(), model, request_id=request_id, on_retry=on_retry,
+                    messages, model, request_id=request_id, on_retry=on_retry,
                     temperature=self.params.get("temperature"),
                     max_tokens=self.params.get("max_tokens")):
                 if isinstance(event, Delta):
@@ -100,10 +102,11 @@ class Conversation:
             raise
         finally:
             self._finish(msg_id, state, error, "".join(text), "".join(reasoning), done,
-                         request_id, started_at)
+                         request_id, started_at, messages)
 
     def _finish(self, msg_id: int, state: str, error: RelayError | None, text: str,
-                reasoning: str, done: Done | None, request_id: str, started_at: float) -> None:
+                reasoning: str, done: Done | None, request_id: str, started_at: float,
+                messages: list[dict]) -> None:
         history = self.history
         if done is not None:
             history.finish_answer(
@@ -111,13 +114,15 @@ class Conversation:
                 served_model=done.metrics.served_model, metrics=metrics_dict(done.metrics),
                 cost_usd=done.cost.usd if done.cost else None,
                 cost_source=done.cost.source if done.cost else None)
-            log_done(history, profile=self.profile, model=self.model, kind="chat", done=done)
+            log_done(history, profile=self.profile, model=self.model, kind="chat", done=done,
+                     content=telemetry.content(messages, text))
             return
         history.finish_answer(msg_id, state=state, content=text, reasoning=reasoning,
                               error=str(error) if error else None)
         log_failure(history, profile=self.profile, model=self.model, kind="chat",
                     error=error or state, request_id=request_id, started_at=started_at,
-                    metrics=getattr(error, "metrics", None))
+                    metrics=getattr(error, "metrics", None),
+                    content=telemetry.content(messages, text))
 
 
 def stored_done(row) -> Done | None:

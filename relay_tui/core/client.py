@@ -263,7 +263,9 @@ class RelayClient:
             body["temperature"] = temperature
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
-        metrics = Metrics(request_id=request_id, started_at=time.time())
+        metrics = Metrics(request_id=request_id, started_at=time.time(),
+                          base_url=self.profile.base_url, temperature=temperature,
+                          max_tokens=max_tokens)
         attempt = 1
         while True:
             run = _Attempt(metrics, on_first_token)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from relay_tui.core import telemetry
 from relay_tui.core.errors import RelayError
 from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice
 from relay_tui.core.records import log_done, log_failure, metrics_dict
@@ -151,8 +152,6 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
     saves the unfinished columns as "stopped" with what they had. `on_start(comparison_id)` runs
     once the comparison is saved, before the first request.
     """
-    from relay_tui.core.fanout import compare
-
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else [])
     messages.append({"role": "user", "content": prompt})
     comparison_id = history.new_comparison(prompt=prompt, system_prompt=system_prompt,
@@ -161,6 +160,30 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
         on_start(comparison_id)
     columns = [Column(model) for model in models]
     started_at = time.time()
+    with telemetry.run("compare", {"relay_tui.comparison_id": comparison_id,
+                                   "relay_tui.models": list(models), "relay_tui.profile": profile},
+                       key=_telemetry_key(history, profile, comparison_id)):
+        await _stream_columns(client, history, profile, comparison_id, columns, messages,
+                              max_tokens, started_at, on_column_done, on_event)
+    return ComparisonResult(comparison_id, prompt, columns)
+
+
+def _telemetry_key(history: History, profile: str, comparison_id: int) -> tuple | None:
+    """The ids of a comparison's parent span, derived as a backfill derives them."""
+    if telemetry.active() is None:
+        return None
+    from relay_tui.core.telemetry.spans import comparison_key
+
+    return comparison_key(profile, comparison_id, history.comparison(comparison_id).created_at)
+
+
+async def _stream_columns(client: RelayClient, history: History, profile: str, comparison_id: int,
+                          columns: list[Column], messages: list[dict], max_tokens: int | None,
+                          started_at: float, on_column_done: Callable[[Column], None] | None,
+                          on_event: Callable[[int, object], None] | None) -> None:
+    from relay_tui.core.fanout import compare
+
+    models = [column.model for column in columns]
     try:
         clients = client if on_event is None else [_ColumnClient(client, i, on_event)
                                                    for i in range(len(models))]
@@ -175,7 +198,7 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
                     column.done = item
                 else:
                     column.error = item
-                _save_column(history, comparison_id, index, column, profile, started_at)
+                _save_column(history, comparison_id, index, column, profile, started_at, messages)
                 if on_column_done:
                     on_column_done(column)
             if on_event:
@@ -185,7 +208,6 @@ async def run_comparison(client: RelayClient, history: History, *, profile: str,
             if column.done is None and column.error is None:
                 _save_stopped(history, comparison_id, index, column, profile, started_at)
         raise
-    return ComparisonResult(comparison_id, prompt, columns)
 
 
 def _save_stopped(history: History, comparison_id: int, index: int, column: Column,
@@ -197,14 +219,16 @@ def _save_stopped(history: History, comparison_id: int, index: int, column: Colu
 
 
 def _save_column(history: History, comparison_id: int, index: int, column: Column,
-                 profile: str, started_at: float) -> None:
+                 profile: str, started_at: float, messages: list[dict]) -> None:
     done, error = column.done, column.error
+    content = telemetry.content(messages, column.text)
     if done is not None:
-        log_done(history, profile=profile, model=column.model, kind="compare", done=done)
+        log_done(history, profile=profile, model=column.model, kind="compare", done=done,
+                 content=content)
     else:
         log_failure(history, profile=profile, model=column.model, kind="compare", error=error,
                     request_id=error.request_id, started_at=started_at,
-                    metrics=getattr(error, "metrics", None))
+                    metrics=getattr(error, "metrics", None), content=content)
     history.add_comparison_answer(
         comparison_id, column=index, model=column.model, content=column.text,
         reasoning=column.reasoning,

@@ -79,6 +79,10 @@ class Metrics:
     served_model: str | None = None  # `model` the relay reported (an `auto` resolves here)
     relay_request_id: str | None = None  # e.g. X-Oneapi-Request-Id / X-Generation-Id header
     stored_tokens_per_s: float | None = None  # a stored answer's figure (its gaps are not kept)
+    # What was asked, for the request's telemetry span (core/telemetry); never stored.
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
 
     @property
     def tokens_per_s(self) -> float | None:

@@ -31,6 +31,13 @@ The format::
     input_per_m = 2.0
     output_per_m = 8.0
 
+    [telemetry]                      # OpenTelemetry export (needs `pip install 'relay-tui[otel]'`)
+    enabled = true                   # default: on when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    endpoint = "http://collector.example.com:4318"   # OTLP/HTTP; the OTEL_EXPORTER_OTLP_* variables win
+    service_name = "relay-tui"       # OTEL_SERVICE_NAME wins
+    capture_content = false          # prompts and answers on spans (the GenAI content capture setting)
+    resource_attributes = { "team" = "ml-platform" }   # merged under OTEL_RESOURCE_ATTRIBUTES
+
 Keys never belong here: they live in the OS keyring (`relay-tui keys set NAME`) or in an
 environment variable. A key-like setting (`api_key`, an Authorization header) is refused.
 Other top-level values are kept as UI settings in `Settings.ui`.
@@ -74,6 +81,17 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """The `[telemetry]` table; None where unset, so the OTEL_* environment decides."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    service_name: str | None = None
+    capture_content: bool | None = None
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Settings:
     profiles: dict[str, Profile] = field(default_factory=dict)
@@ -83,6 +101,7 @@ class Settings:
     quota_refresh_seconds: float = 300
     path: Path = field(default_factory=config_path)
     ui: dict[str, Any] = field(default_factory=dict)   # other top-level values (UI state)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -192,6 +211,8 @@ class _Validator:
                 setattr(settings, key, self.string((key,), value))
             elif key == "quota":
                 self.quota(settings, self.table(("quota",), value))
+            elif key == "telemetry":
+                settings.telemetry = self.telemetry(self.table(("telemetry",), value))
             else:
                 settings.ui[key] = value
         if settings.active_profile is not None and settings.active_profile not in settings.profiles:
@@ -210,6 +231,35 @@ class _Validator:
                 settings.quota_refresh_seconds = self.positive(keys, value)
             else:
                 raise self.fail(keys, "unknown setting (known: alert_thresholds, refresh_seconds)")
+
+    def telemetry(self, table: dict) -> TelemetrySettings:
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            keys = ("telemetry", key)
+            if key in ("enabled", "capture_content"):
+                if not isinstance(value, bool):
+                    raise self.fail(keys, "must be true or false")
+                values[key] = value
+            elif key == "endpoint":
+                url = self.url(keys, value, ("http", "https"))
+                if urlsplit(url).username or urlsplit(url).password:
+                    raise self.fail(keys, "must not hold a user or password; put the collector's "
+                                          "credentials in OTEL_EXPORTER_OTLP_HEADERS")
+                values[key] = url.rstrip("/")
+            elif key == "service_name":
+                values[key] = self.string(keys, value)
+            elif key == "resource_attributes":
+                table_ = self.table(keys, value)
+                for name, item in table_.items():
+                    self.string(keys + (name,), item)
+                values[key] = dict(table_)
+            elif key == "headers":
+                raise self.fail(keys, "collector headers often hold a token, which does not belong "
+                                      "in config.toml: set OTEL_EXPORTER_OTLP_HEADERS instead")
+            else:
+                raise self.fail(keys, "unknown setting (known: capture_content, enabled, endpoint, "
+                                      "resource_attributes, service_name)")
+        return TelemetrySettings(**values)
 
     def profile(self, name: str, table: dict) -> Profile:
         if not name.strip():

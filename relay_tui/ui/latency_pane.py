@@ -18,12 +18,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Sparkline, Static
 
+from relay_tui.core import telemetry
 from relay_tui.core.errors import RelayError
 from relay_tui.core.fanout import bench
 from relay_tui.core.records import log_bench_record
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.stats import (BENCH_COLUMNS, WINDOWS, bench_cells, latency_table, ms,
                                   recent_ttfts, waterfall)
+from relay_tui.core.telemetry.spans import bench_attributes
 from relay_tui.ui.latency_probe import ProbeForm, ProbeSpec
 from relay_tui.ui.quota_pane import claim_focus
 
@@ -267,10 +269,11 @@ class LatencyPane(Vertical, can_focus=False):
             bar.update(progress=done)
 
         try:
-            result = await bench(session.client, spec.models, spec.n, spec.concurrency,
-                                 [{"role": "user", "content": spec.prompt}],
-                                 max_tokens=spec.max_tokens, on_progress=on_progress,
-                                 on_record=on_record)
+            with telemetry.run("probe", bench_attributes(spec.models, spec.n, spec.concurrency)):
+                result = await bench(session.client, spec.models, spec.n, spec.concurrency,
+                                     [{"role": "user", "content": spec.prompt}],
+                                     max_tokens=spec.max_tokens, on_progress=on_progress,
+                                     on_record=on_record)
         except asyncio.CancelledError:
             status.update(f"probe cancelled after {self._probe_done} of {total} requests "
                           "(those are in the table)")

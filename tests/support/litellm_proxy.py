@@ -15,11 +15,8 @@ standard `retry-after`.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +24,7 @@ import pytest
 
 from tests.conftest import TEST_KEY
 from tests.support import cached_venv
+from tests.support.server_process import free_port, loopback_env, stop, wait_ready
 
 VERSION = "1.106.2"
 MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
@@ -53,19 +51,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
 '''
 
 
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
-
-
 INSTALL = cached_venv.Install(
     # prisma: without it a request with no key answers 500 (an import error) instead of 401.
     name=f"litellm-{VERSION}", packages=(f"litellm[proxy]=={VERSION}", "prisma"),
     about="about 2.5 min, 750 MB")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_config(folder: Path, key: str, master_key: str) -> Path:
@@ -105,13 +94,7 @@ class LiteLLMProxy:
     started_in: float
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop(self.process)
 
 
 def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
@@ -120,10 +103,7 @@ def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
     config = write_config(folder, key, master_key="sk-master-relay-tui-tests")
     port = free_port()
     log_path = folder / "litellm.log"
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
-           "NO_PROXY": "*"}
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
-        env.pop(var, None)
+    env = loopback_env(LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(folder))
     started = time.monotonic()
     with open(log_path, "wb") as out:
         process = subprocess.Popen([str(exe), "--config", str(config), "--host", "127.0.0.1",
@@ -131,19 +111,8 @@ def start(folder: Path, key: str, log=print) -> LiteLLMProxy:
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     proxy = LiteLLMProxy(f"{base}/v1", key, MODELS, process, log_path, 0.0)
-    deadline = started + START_TIMEOUT
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            proxy.stop()
-            why = "exited" if process.returncode is not None else f"not ready after {START_TIMEOUT} s"
-            raise RuntimeError(f"LiteLLM proxy {why}; its log:\n{log_path.read_text(errors='replace')}")
-        try:
-            with _direct.open(f"{base}/health/liveliness", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        time.sleep(0.25)
+    wait_ready(process, f"{base}/health/liveliness", name="LiteLLM proxy", log_path=log_path,
+               timeout=START_TIMEOUT)
     proxy.started_in = time.monotonic() - started
     return proxy
 
