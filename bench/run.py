@@ -903,7 +903,7 @@ def main() -> int:
                                                "rows": [row.__dict__ for row in rows]}, indent=2))
     if args.record:
         record(rows, args.results, f"python bench/run.py --record` ({repeat} repeats"
-               + (f", --rows {','.join(patterns)}" if patterns else "") + ")`")
+               + (f", --rows {','.join(patterns)}" if patterns else "") + ")")
     if args.check:
         print()
         if not any(row.id in recorded for row in rows):
