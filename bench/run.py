@@ -832,11 +832,19 @@ def check(rows: list[Row], recorded: dict[str, dict[str, str]], rerun) -> list[s
             continue
         lines.append([row.id, f"{figure:.3g} (load {mine.get('load', '?')}, {mine.get('date', '?')})",
                       f"{row.checked:.3g} (load {row.load:.2f})",
-                      f"{(row.checked - figure) / abs(figure):+.0%}" if figure else "-",
+                      _change(row, figure),
                       "WORSE" if row.id in worse else "ok"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     print("\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines))
     return [row.id for row in rows if row.id in worse]
+
+
+def _change(row: Row, recorded: float) -> str:
+    """"12 % better" / "3 % worse" than recorded, whichever way is better for the row."""
+    if not recorded:
+        return "-"
+    gain = (row.checked - recorded) / abs(recorded) * (1 if row.higher_is_better else -1)
+    return f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
 
 
 def _number(cell: str) -> float | None:
