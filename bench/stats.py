@@ -1,6 +1,7 @@
 """How long the latency pane's statistics take over a large request log.
 
-Logs 100,000 requests (4 models × 2 profiles, 2% errors, 1% stopped, spread over 30 days) into a
+Logs 100,000 requests (4 models × 2 profiles, a fifth of them asking for `auto`, 2% errors, 1%
+stopped, spread over 30 days) into a
 fresh history.db, then times what the panes compute on every refresh: the latency table (requests,
 errors, TTFT/total p50/p95/p99, tok/s p50 per profile and model) for every time window, the
 sparkline, and the spend by model and by day. It checks the table against percentiles computed
@@ -39,7 +40,9 @@ def fill(history: History, rows: int, now: float) -> None:
         total = ttft + rnd.uniform(1, 5)
         tokens = rnd.randint(50, 400)
         ok = error is None
-        values.append((f"rt-{i:012x}", "demo" if i % 3 else "work", MODELS[i % 4], None, "chat",
+        asked = "auto" if i % 5 == 0 else MODELS[i % 4]   # the relay says which model answered
+        values.append((f"rt-{i:012x}", "demo" if i % 3 else "work", asked,
+                       MODELS[i % 4] if error != "server_error" else None, "chat",
                        now - rnd.uniform(0, 30 * 86400), None if ok else 500, error, None, 0.001,
                        None, 0.01, ttft if error != "server_error" else None, ttft,
                        total if ok else None, tokens if ok else None, 0, 20,
@@ -64,7 +67,7 @@ def check(history: History, table: list[stats.LatencyRow]) -> None:
     """The SQL percentiles equal fanout.percentile over every row (what `relay-tui bench` uses)."""
     rows = history.requests()
     for row in table:
-        mine = [r for r in rows if (r.profile, r.model) == (row.profile, row.model)]
+        mine = [r for r in rows if (r.profile, r.answered_by) == (row.profile, row.model)]
         ok = [r for r in mine if r.error_kind is None]
         expected = (len(mine), sum(r.error_kind not in (None, "stopped") for r in mine),
                     *(percentile([r.ttft for r in ok], p) for p in stats.PERCENTILES),

@@ -89,9 +89,9 @@ def _temperature(value: str) -> float:
 
 
 def _env_name(value: str) -> str:
-    import re
+    from relay_tui.store.config import is_env_name
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+    if not is_env_name(value):
         raise argparse.ArgumentTypeError("must name an environment variable (letters, digits, _), "
                                          "not hold the key itself")
     return value
@@ -117,15 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="send one prompt and stream the answer to stdout")
     p.add_argument("-m", "--model", help="model id (default: the profile's default model)")
     p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
-    p.add_argument("-t", "--temperature", type=_temperature, help="sampling temperature, 0 to 2")
-    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("-t", "--temperature", type=_temperature, metavar="T",
+                   help="sampling temperature, 0 to 2 (default: the relay's)")
+    p.add_argument("--max-tokens", type=_positive_int, metavar="N",
+                   help="stop the answer after N tokens (default: the relay's limit)")
     p.add_argument("--json", action="store_true", help="print the answer and its metrics as JSON")
     p.add_argument("prompt", nargs="?", default="-", help="the prompt, or - to read stdin (default)")
 
     p = sub.add_parser("compare", help="send one prompt to several models at once")
     p.add_argument("-m", "--models", required=True, metavar="A,B[,C...]", help="comma-separated model ids")
     p.add_argument("-s", "--system", metavar="SYSTEM", help="system prompt")
-    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("--max-tokens", type=_positive_int, metavar="N",
+                   help="stop each answer after N tokens (default: the relay's limit)")
     p.add_argument("--prompts", metavar="FILE",
                    help="batch mode: one prompt per line, or JSONL with a \"prompt\" field")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -138,11 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("bench", help="N requests at concurrency C: TTFT, total and tok/s percentiles")
-    p.add_argument("-m", "--models", required=True, metavar="MODEL[,MODEL...]")
-    p.add_argument("-n", "--requests", type=_positive_int, default=20, help="requests per model (default 20)")
-    p.add_argument("-c", "--concurrency", type=_positive_int, default=4, help="requests in flight (default 4)")
-    p.add_argument("--prompt", default="Say hello in one short sentence.")
-    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("-m", "--models", required=True, metavar="MODEL[,MODEL...]",
+                   help="comma-separated model ids, each benched in turn")
+    p.add_argument("-n", "--requests", type=_positive_int, default=20, metavar="N",
+                   help="requests per model (default 20)")
+    p.add_argument("-c", "--concurrency", type=_positive_int, default=4, metavar="C",
+                   help="requests in flight at once (default 4)")
+    p.add_argument("--prompt", default="Say hello in one short sentence.",
+                   help="what every request asks (default: \"Say hello in one short sentence.\")")
+    p.add_argument("--max-tokens", type=_positive_int, metavar="N",
+                   help="stop each answer after N tokens (default: the relay's limit)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("telemetry", help="OpenTelemetry export: is it on, and backfill the request log",
@@ -154,25 +162,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with export: requests from this long ago on, e.g. 7d, 12h (default 7d)")
 
     p = sub.add_parser("keys", help="API keys in the OS keyring")
-    p.add_argument("action", choices=["set", "delete", "list"])
+    p.add_argument("action", choices=["set", "delete", "list"],
+                   help="set (reads the key without echo, or from stdin), delete or list")
     p.add_argument("name", nargs="?", metavar="PROFILE", help="profile (default: the active one)")
+    p.add_argument("--insecure-storage", action="store_true",
+                   help="with set: store the key in a plain file only you can read (0600), for "
+                        "machines without an OS keyring; an environment variable is safer")
 
-    p = sub.add_parser("profiles", help="relay profiles in config.toml")
-    p.add_argument("action", choices=["add", "remove", "list", "use"])
-    p.add_argument("name", nargs="?", metavar="NAME")
+    p = sub.add_parser("profiles", help="relay profiles in config.toml",
+                       description="add, edit, remove, list or use (make active) relay profiles; "
+                                   "the active profile is the one used when none is named")
+    p.add_argument("action", choices=["add", "edit", "remove", "list", "use"],
+                   help="add, edit, remove, list, or use (make it the active profile)")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the profile's name")
     p.add_argument("--base-url", "--url", dest="url", metavar="URL",
                    type=_url_type(_RELAY_URL, "http", "https"),
-                   help="with add: the relay's base URL, e.g. https://relay.example.com/v1")
-    p.add_argument("--model", dest="default_model", help="with add: default model")
+                   help="with add/edit: the relay's base URL, e.g. https://relay.example.com/v1")
+    p.add_argument("--model", dest="default_model", help="with add/edit: default model")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
-                   help="with add: an extra header sent on every request (repeatable)")
-    p.add_argument("--quota-dialect", default="auto", choices=_Dialects("none"), metavar="DIALECT",
-                   help="with add: auto, openrouter, litellm, newapi-token, billing, simple, none")
+                   help="with add/edit: an extra header sent on every request (repeatable; "
+                        "edit replaces the profile's headers)")
+    p.add_argument("--quota-dialect", default=None, choices=_Dialects("none"), metavar="DIALECT",
+                   help="with add/edit: auto (default), openrouter, litellm, newapi-token, billing, "
+                        "simple, none")
     p.add_argument("--proxy", metavar="URL", type=_url_type(
                        "http://proxy.example.com:3128", "http", "https", "socks5", "socks5h"),
-                   help="with add: proxy URL for this profile")
+                   help="with add/edit: proxy URL for this profile")
     p.add_argument("--key-env", metavar="NAME", type=_env_name,
-                   help="with add: environment variable holding this profile's key")
+                   help="with add/edit: environment variable holding this profile's key")
+    p.add_argument("--force", action="store_true",
+                   help="with add: replace a profile of that name (its settings are lost)")
     p.add_argument("--json", action="store_true", help="with list: print JSON")
 
     p = sub.add_parser("screenshots", help="regenerate the SVG screenshots against the demo relay")
@@ -181,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", metavar="NAME", help="just this shot (repeatable)")
 
     p = sub.add_parser("demo-relay", help="run the demo relay as a standalone server")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--faults", metavar="FILE", help="faults to inject (JSON or TOML)")
     p.add_argument("--time-scale", type=float, default=1.0,
@@ -191,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser, with its usage (not the top level's)
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (commands.choices.get(args.command) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     terminated = _sigterm_as_interrupt()
     try:
         _check_text_args(args)

@@ -361,13 +361,14 @@ def cmd_quota(args) -> int:
         return EXIT_OK
     import time
 
-    def amount(value):
-        return "?" if value is None else f"{value:,.4f} {reading.unit}"
+    from relay_tui.core.summary import fmt_amounts
 
+    granted, used, remaining = fmt_amounts([reading.granted, reading.used, reading.remaining],
+                                           reading.unit)
     out(f"profile    {target.profile.name}")
-    out(f"granted    {'unlimited' if reading.unlimited else amount(reading.granted)}")
-    out(f"used       {amount(reading.used)}")
-    out(f"remaining  {'unlimited' if reading.unlimited else amount(reading.remaining)}")
+    out(f"granted    {'unlimited' if reading.unlimited else granted}")
+    out(f"used       {used}")
+    out(f"remaining  {'unlimited' if reading.unlimited else remaining}")
     out(f"read from  {reading.dialect} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(reading.read_at))}")
     return EXIT_OK
 
@@ -467,31 +468,56 @@ def _profile_named(name: str | None):
 
 def cmd_keys(args) -> int:
     from relay_tui.store import keys
-    from relay_tui.store.config import load_settings
 
     if args.action == "list":
-        settings = load_settings()
-        if not settings.profiles:
-            out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
-        for profile in settings.profiles.values():
-            key = keys.get_key(profile)
-            age = keys.key_age_days(profile.name)
-            line = f"{profile.name:16} {keys.mask(key) if key else '(no key)':14} {keys.key_source(profile) or ''}"
-            if age is not None:
-                line += f"  set {age:.0f} days ago"
-                if keys.needs_rotation(profile.name):
-                    line += " — rotate it: it is over 90 days old"
-            out(line.rstrip())
-        return EXIT_OK
+        return _list_keys()
     profile = _profile_named(args.name)
     if args.action == "delete":
         removed = keys.delete_key(profile.name)
         out(f"key for {profile.name} {'deleted' if removed else 'was not set'}")
         return EXIT_OK
     key = _read_secret(f"API key for {profile.name}: ")
-    keys.set_key(profile.name, key)
-    out(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
+    if args.insecure_storage:
+        keys.set_key(profile.name, key, insecure_file=True)
+        out(f"key for {profile.name} saved in {keys.key_file_path()} ({keys.mask(key)})")
+        err(f"relay-tui: warning: the key is stored unencrypted in {keys.key_file_path()} (readable "
+            f"by you only); anyone with access to your account or its backups can read it — an OS "
+            f"keyring or an environment variable (profiles add --key-env) is safer")
+    else:
+        try:
+            keys.set_key(profile.name, key)
+        except keys.KeyringUnavailable as exc:
+            raise UsageError(f"{exc}, or store it in a plain file only you can read: relay-tui "
+                             f"keys set {profile.name} --insecure-storage") from None
+        out(f"key for {profile.name} saved in the OS keyring ({keys.mask(key)})")
     _warn_plain_http(profile.base_url, profile.proxy)
+    return EXIT_OK
+
+
+def _list_keys() -> int:
+    """Every profile's key, masked, with where it comes from; a profile whose key would come
+    from a keyring this machine lacks says so (and the others still list)."""
+    from relay_tui.store import keys
+    from relay_tui.store.config import load_settings
+
+    settings = load_settings()
+    if not settings.profiles:
+        out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
+    for profile in settings.profiles.values():
+        try:
+            key, source = keys.get_key(profile), keys.key_source(profile)
+        except keys.KeyringUnavailable:
+            key, source = None, "no OS keyring: set " + (profile.key_env or keys.ENV_VAR) + \
+                f" or `keys set {profile.name} --insecure-storage`"
+        if key is None and profile.key_env and source is None:
+            source = f"{profile.key_env} is not set"
+        age = keys.key_age_days(profile.name) if key else None
+        line = f"{profile.name:16} {keys.mask(key) if key else '(no key)':14} {source or ''}"
+        if age is not None:
+            line += f"  set {age:.0f} days ago"
+            if keys.needs_rotation(profile.name):
+                line += " — rotate it: it is over 90 days old"
+        out(line.rstrip())
     return EXIT_OK
 
 
@@ -525,16 +551,19 @@ def cmd_profiles(args) -> int:
 
     if args.action == "list":
         settings = config.load_settings()
+        active = settings.effective_profile
         if args.json:
             _print_json([{"name": p.name, "base_url": p.base_url, "default_model": p.default_model,
-                          "quota_dialect": p.quota_dialect, "active": p.name == settings.active_profile}
+                          "quota_dialect": p.quota_dialect, "active": p.name == active}
                          for p in settings.profiles.values()])
             return EXIT_OK
         if not settings.profiles:
             out("no profiles yet: `relay-tui profiles add NAME --base-url URL`")
         for p in settings.profiles.values():
-            mark = "*" if p.name == settings.active_profile else " "
+            mark = "*" if p.name == active else " "
             out(f"{mark} {p.name:16} {p.base_url}  {p.default_model or ''}".rstrip())
+        if settings.profiles and active is None:
+            out("no profile is active (* marks it): `relay-tui profiles use NAME`")
         return EXIT_OK
     if not args.name:
         raise UsageError(f"profiles {args.action} needs a NAME")
@@ -544,22 +573,24 @@ def cmd_profiles(args) -> int:
             raise UsageError(f"there is no profile named {args.name!r} (profiles: {known}); "
                              f"see `relay-tui profiles list`")
         out(f"profile {args.name} removed (its key stays in the keyring: `relay-tui keys delete {args.name}`)")
+        settings = config.load_settings()
+        if settings.active_profile:
+            out(f"the active profile is {settings.active_profile}")
+        elif settings.profiles:
+            out(f"no profile is active now: choose one with `relay-tui profiles use NAME` "
+                  f"({', '.join(sorted(settings.profiles))})")
         return EXIT_OK
     if args.action == "use":
         _profile_named(args.name)
         config.set_active_profile(args.name)
         out(f"{args.name} is now the active profile")
         return EXIT_OK
+    if args.action == "edit":
+        return _edit_profile(args)
     return _add_profile(args)
 
 
-def _add_profile(args) -> int:
-    from relay_tui.store import config
-    from relay_tui.store.profile import Profile
-
-    url = args.url or args.base_url
-    if not url:
-        raise UsageError("profiles add needs --base-url URL")
+def _headers(args) -> dict[str, str]:
     headers = {}
     for item in args.header:
         name, sep, value = item.partition("=")
@@ -569,17 +600,67 @@ def _add_profile(args) -> int:
             raise UsageError(f"--header {name.strip()}: keys do not belong in headers; store it "
                              f"with `relay-tui keys set {args.name}`")
         headers[name.strip()] = value.strip()
-    profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
-                      headers=headers, quota_dialect=args.quota_dialect, proxy=args.proxy,
-                      key_env=args.key_env)
-    first = not config.load_settings().profiles  # a broken config.toml stops here, with its line
+    return headers
+
+
+def _save(profile, *, make_active: bool) -> None:
+    from relay_tui.store import config
+
     try:
-        config.save_profile(profile, make_active=first)
+        config.save_profile(profile, make_active=make_active)
     except config.ConfigError as exc:
         raise _flag_error(exc, profile.name) or exc from None
-    out(f"profile {profile.name} saved{' and made active' if first else ''}; "
-          f"now store its key: relay-tui keys set {profile.name}")
+
+
+def _add_profile(args) -> int:
+    from relay_tui.store import config
+    from relay_tui.store.profile import Profile
+
+    url = args.url or args.base_url
+    if not url:
+        raise UsageError("profiles add needs --base-url URL")
+    settings = config.load_settings()  # a broken config.toml stops here, with its line
+    old = settings.profiles.get(args.name)
+    if old is not None and not args.force:
+        raise UsageError(f"profile {args.name} already exists ({old.base_url}"
+                         f"{', model ' + old.default_model if old.default_model else ''}): change "
+                         f"some of its settings with `relay-tui profiles edit {args.name} --model "
+                         f"…`, or replace it whole with --force")
+    profile = Profile(name=args.name, base_url=url.rstrip("/"), default_model=args.default_model,
+                      headers=_headers(args), quota_dialect=args.quota_dialect or "auto",
+                      proxy=args.proxy, key_env=args.key_env)
+    first = settings.effective_profile in (None, args.name)
+    _save(profile, make_active=first)
+    if profile.key_env:
+        state = "set" if os.environ.get(profile.key_env, "").strip() else "not set in this shell yet"
+        then = f"its key is read from the environment variable {profile.key_env} ({state})"
+    else:
+        then = f"now store its key: relay-tui keys set {profile.name}"
+    done = "replaced" if old is not None else "saved"
+    out(f"profile {profile.name} {done}{' and made active' if first else ''}; {then}")
     _warn_plain_http(profile.base_url, profile.proxy)
+    return EXIT_OK
+
+
+def _edit_profile(args) -> int:
+    """Change the settings given, keeping the others (prices, timeouts included)."""
+    from dataclasses import replace
+
+    profile = _profile_named(args.name)
+    changes = {field: value for field, value in (
+        ("base_url", (args.url or "").rstrip("/") or None), ("default_model", args.default_model),
+        ("quota_dialect", args.quota_dialect), ("proxy", args.proxy), ("key_env", args.key_env),
+        ("headers", _headers(args) if args.header else None)) if value is not None}
+    if not changes:
+        raise UsageError("profiles edit needs a setting to change: --base-url, --model, --header, "
+                         "--quota-dialect, --proxy or --key-env")
+    edited = replace(profile, **changes)
+    _save(edited, make_active=False)
+    out(f"profile {edited.name} updated: " + ", ".join(
+        f"{_FLAGS[field]} {'(headers)' if field == 'headers' else getattr(edited, field)}"
+        for field in changes))
+    if "base_url" in changes:
+        _warn_plain_http(edited.base_url, edited.proxy)
     return EXIT_OK
 
 
@@ -663,7 +744,7 @@ def cmd_screenshots(args) -> int:
 
     from relay_tui import screenshots
 
-    known = {name for name, _, _ in screenshots.SHOTS}
+    known = set(screenshots.NAMES)
     unknown = set(args.only or ()) - known
     if unknown:
         raise UsageError(f"no screenshot named {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")

@@ -1,11 +1,19 @@
-"""Fixtures every test shares: an isolated app home, an in-memory keyring, a demo relay.
+"""Fixtures every test shares: an isolated app home, an in-memory keyring, a demo relay, and
+the machine shared between pytest-xdist workers.
 
 The autouse fixture makes it impossible for a test to touch the user's real config, history or
 keyring: RELAY_TUI_HOME points at a temporary folder and the keyring backend is replaced.
+
+The suite runs on every core (`pytest -n auto --dist loadgroup`, the README's command). A test
+that cannot share the machine — its checks are timings, e.g. a TTFT within 5 ms — is marked
+`alone` and runs while no other test does; a module that starts a heavy real server (LiteLLM, and
+later llama.cpp's server or Phoenix) marks itself `xdist_group("<server>")`, so one worker runs
+all its tests and starts the server once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -60,7 +68,12 @@ def isolated_home(tmp_path, monkeypatch):
     for var in [name for name in os.environ if name.startswith("OTEL_")]:
         monkeypatch.delenv(var)   # telemetry stays off unless a test switches it on
     yield home
-    leaks = files_containing(tmp_path, TEST_KEY[:12].encode())
+    # The one file whose job is to hold keys, written only when the user asks for it
+    # (`keys set --insecure-storage`): it must be readable by its owner alone.
+    key_file = home / "keys.json"
+    if key_file.exists():
+        assert key_file.stat().st_mode & 0o777 == 0o600, oct(key_file.stat().st_mode)
+    leaks = [path for path in files_containing(tmp_path, TEST_KEY[:12].encode()) if path != key_file]
     assert not leaks, f"the test key was written to {leaks}"
 
 
@@ -102,3 +115,34 @@ def small_disk(tmp_path, monkeypatch):
         yield disk
     finally:
         disk.unmount()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "alone: needs the machine to itself (timing checks): no other xdist worker "
+                   "runs a test meanwhile")
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request, tmp_path_factory):
+    """Under xdist, every test holds a shared lock on the machine for its run and an `alone` test
+    an exclusive one. A turnstile lock taken first keeps the shared holders from starving an
+    exclusive one that waits (Linux flock lets new shared holders in ahead of a waiting one)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # one per run, shared by its workers
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(folder / "turnstile.lock", "w") as turnstile, open(folder / "machine.lock", "w") as room:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)

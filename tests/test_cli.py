@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from relay_tui.cli import main
+from relay_tui.store.config import load_settings
 from relay_tui.store.history import History
 from tests.conftest import TEST_KEY
 
@@ -245,3 +246,62 @@ def test_quota_on_a_relay_without_quota_endpoints(capsys, monkeypatch):
         assert code == 1 and "does not report quota" in one_line(err)
     finally:
         relay.stop()
+
+
+def test_profiles_add_never_overwrites_silently_and_edit_changes_only_what_is_given(capsys):
+    url = "https://relay.example.com/v1"
+    assert run_cli(capsys, "profiles", "add", "work", "--base-url", url, "--model", "gpt-4.1",
+                   "--header", "X-Title=relay-tui")[0] == 0
+    code, out, err = run_cli(capsys, "profiles", "add", "work", "--base-url", "https://other.example.com/v1")
+    assert code == 2 and out == ""
+    assert err.strip() == ("relay-tui: profile work already exists (https://relay.example.com/v1, model "
+                           "gpt-4.1): change some of its settings with `relay-tui profiles edit work "
+                           "--model …`, or replace it whole with --force")
+    work = load_settings().profiles["work"]
+    assert (work.base_url, work.default_model, work.headers) == (url, "gpt-4.1", {"X-Title": "relay-tui"})
+
+    code, out, _ = run_cli(capsys, "profiles", "edit", "work", "--model", "claude-sonnet-4.5")
+    assert code == 0 and out.strip() == "profile work updated: --model claude-sonnet-4.5"
+    work = load_settings().profiles["work"]
+    assert (work.base_url, work.default_model, work.headers) == (url, "claude-sonnet-4.5",
+                                                                 {"X-Title": "relay-tui"})
+    code, _, err = run_cli(capsys, "profiles", "edit", "work")
+    assert code == 2 and "needs a setting to change" in err
+
+    code, out, _ = run_cli(capsys, "profiles", "add", "work", "--base-url", "https://other.example.com/v1",
+                           "--force")
+    assert code == 0 and out.startswith("profile work replaced and made active;")
+    work = load_settings().profiles["work"]
+    assert (work.base_url, work.default_model, work.headers) == ("https://other.example.com/v1", None, {})
+
+
+def test_the_active_profile_is_always_the_one_marked(capsys, demo_relay, monkeypatch):
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    for name in ("work", "home", "lab"):
+        run_cli(capsys, "profiles", "add", name, "--base-url", demo_relay.base_url, "--model", "gpt-4.1")
+    code, out, _ = run_cli(capsys, "profiles", "remove", "work")  # the active one, of three
+    assert "no profile is active now: choose one with `relay-tui profiles use NAME` (home, lab)" in out
+    out = run_cli(capsys, "profiles", "list")[1]
+    assert not any(line.startswith("*") for line in out.splitlines()) and "no profile is active" in out
+    code, _, err = run_cli(capsys, "chat", "hi")
+    assert code == 2 and "no active profile: choose one with `relay-tui profiles use NAME`" in err
+    code, out, _ = run_cli(capsys, "profiles", "remove", "lab")
+    assert "the active profile is home" in out
+    assert run_cli(capsys, "profiles", "list")[1].startswith("* home ")
+    code, out, err = run_cli(capsys, "chat", "hi")
+    assert code == 0 and out.strip(), err
+
+
+def test_demo_quota_persists_between_commands_and_shows_one_precision(capsys, isolated_home):
+    """Each `relay-tui --demo` command is a new demo relay; its balance carries over (it was $25
+    again every time), and a small spend shows ("0.0000 USD" hid it)."""
+    env = {**os.environ, "RELAY_TUI_HOME": str(isolated_home)}
+    proc = subprocess.run([sys.executable, "-m", "relay_tui", "--demo", "chat", "-m", "gpt-4.1", "hi"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    code, out, _ = run_cli(capsys, "--demo", "quota")
+    rows = dict(line.split(None, 1) for line in out.splitlines())
+    amounts = [rows[k] for k in ("granted", "used", "remaining")]
+    assert code == 0 and all(a.startswith("$") for a in amounts), out
+    assert len({len(a.split(".")[1]) for a in amounts}) == 1, amounts  # one precision
+    assert float(rows["used"][1:]) > 0 and float(rows["remaining"][1:].replace(",", "")) < 25

@@ -155,3 +155,44 @@ def test_screenshots_into_a_path_that_cannot_be_a_directory(where, capsys, tmp_p
     (line,) = err.strip().splitlines()
     assert line.startswith(f"relay-tui: cannot write screenshots to {where}: "), line
     assert "give a directory" in line
+
+
+def every_option():
+    """(command, option strings, help) of every option of every command, --help aside."""
+    import argparse
+
+    from relay_tui.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in [("", parser), *commands.choices.items()]:
+        for action in sub._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                yield name, action.option_strings or [action.dest], action.help
+
+
+def test_every_option_has_help_text():
+    """`-t`, `--max-tokens`, `--prompt` and bench's `-m` had none in `--help`."""
+    missing = [(command, options) for command, options, help_text in every_option() if not help_text]
+    assert missing == []
+
+
+def test_an_unknown_option_gets_the_commands_own_usage(capsys):
+    code, out, err = run(capsys, "--demo", "chat", "--bogus", "hi")
+    assert code == 2 and out == ""
+    assert err.startswith("usage: relay-tui chat ")  # was the top-level usage
+    assert err.strip().endswith("relay-tui chat: error: unrecognized arguments: --bogus")
+
+
+@pytest.mark.parametrize("value", ["5", "-0.1", "warm"])
+def test_temperature_out_of_range_is_refused_before_any_request(capsys, relay_env, demo_relay, value):
+    code, out, err = run(capsys, *relay_env, "chat", "-m", "gpt-4.1", "-t", value, "hi")
+    assert code == 2 and out == ""
+    assert f"argument -t/--temperature: must be a number from 0 to 2, not '{value}'" in err
+    assert demo_relay.books()["requests"] == 0
+
+
+@pytest.mark.parametrize("flag", ["-n", "-c"])
+def test_bench_counts_must_be_positive(capsys, relay_env, flag):
+    code, _, err = run(capsys, *relay_env, "bench", "-m", "gpt-4.1", flag, "0")
+    assert code == 2 and f"argument {flag}" in err and "must be a whole number from 1" in err

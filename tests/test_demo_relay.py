@@ -519,6 +519,7 @@ async def test_concurrent_requests_all_correct():
         relay.stop()
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_server_throughput_1000_requests_at_concurrency_50():
     """The relay's own cost, measured with bare keep-alive sockets (httpx's pool costs more)."""
     relay = DemoRelay(time_scale=0)
@@ -583,3 +584,20 @@ def _eventually(predicate, timeout=2.0):
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.01)
+
+
+def test_first_token_delays_spread_like_a_real_relays_and_overrides_are_exact():
+    """The catalogue's models vary their first-token delay (percentiles of one value were the
+    same three figures), averaging the catalogue's figure; an override a test sets is exact."""
+    import random
+    import statistics
+
+    from relay_tui.demo.catalog import apply_overrides
+
+    spec = MODELS["gpt-4.1"]
+    rng = random.Random(0)
+    delays = sorted(spec.first_token_delay(rng) for _ in range(2000))
+    assert statistics.fmean(delays) == pytest.approx(spec.ttft, rel=0.03)
+    assert delays[int(0.95 * len(delays))] > 1.25 * delays[len(delays) // 2]  # a right tail
+    exact = apply_overrides({"gpt-4.1": {"ttft": 0.1}})["gpt-4.1"]
+    assert {exact.first_token_delay(rng) for _ in range(20)} == {0.1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from textual.app import App
 
 from relay_tui.ui.frame_clock import FrameClock
@@ -23,6 +24,7 @@ class SlowView:
         return False
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_streaming_views_share_a_budget_and_complete_ones_get_the_frame():
     app = App()
     async with app.run_test():

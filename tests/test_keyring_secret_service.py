@@ -23,7 +23,7 @@ from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY, files_containing
 from tests.support.secret_service import secret_service  # noqa: F401  (the session fixture)
 
-pytestmark = [pytest.mark.integration,
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("secret-service"),
               pytest.mark.skipif(sys.platform != "linux", reason="the freedesktop Secret Service is Linux's")]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,12 +154,18 @@ def test_no_keyring_is_one_line_and_the_variable_still_works(backend, reason, ca
     keyring.set_keyring(backend())
     cli = lambda *argv, stdin="": run_cli(capsys, monkeypatch, *argv, stdin=stdin)  # noqa: E731
     assert cli("profiles", "add", "work", "--base-url", demo_relay.base_url, "--model", "gpt-4.1")[0] == 0
-    for argv in (["keys", "set", "work"], ["keys", "list"], ["keys", "delete", "work"], ["chat", "hello"]):
+    for argv in (["keys", "set", "work"], ["keys", "delete", "work"], ["chat", "hello"]):
         code, out, err = cli(*argv, stdin=TEST_KEY + "\n")
         line = one_line(err)
         assert code == 2 and out == "" and line.startswith("relay-tui: ") and reason in line
-        assert line.endswith("; set RELAY_TUI_API_KEY (or the profile's key_env) instead")
+        ending = ("; set RELAY_TUI_API_KEY (or the profile's key_env) instead, or store it in a "
+                  "plain file only you can read: relay-tui keys set work --insecure-storage"
+                  if argv[1] == "set" else "; set RELAY_TUI_API_KEY (or the profile's key_env) instead")
+        assert line.endswith(ending), line
         assert TEST_KEY not in err
+    code, out, err = cli("keys", "list")  # it lists, and says what to do
+    assert code == 0 and err == "" and out.split()[:3] == ["work", "(no", "key)"]
+    assert "no OS keyring: set RELAY_TUI_API_KEY or `keys set work --insecure-storage`" in out
     with pytest.raises(KeyringUnavailable):
         keys.get_key(WORK)
 
@@ -184,5 +190,7 @@ def test_no_session_bus_in_a_fresh_process(chosen, reason, tmp_path, isolated_ho
         env["PYTHON_KEYRING_BACKEND"] = chosen
     proc = run_app(env, "keys", "set", "work", stdin=TEST_KEY + "\n")
     assert proc.returncode == 2 and proc.stdout == ""
-    assert one_line(proc.stderr) == (f"relay-tui: {reason}; "
-                                     "set RELAY_TUI_API_KEY (or the profile's key_env) instead")
+    assert one_line(proc.stderr) == (f"relay-tui: {reason}; set RELAY_TUI_API_KEY (or the "
+                                     "profile's key_env) instead, or store it in a plain file only "
+                                     "you can read: relay-tui keys set work --insecure-storage")
+    assert not (isolated_home / "keys.json").exists()  # never a file unasked

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Input
 from relay_tui.app import AppOptions, make_app
 from relay_tui.core.stats import BENCH_COLUMNS, bench_cells
 from relay_tui.demo import DEMO_KEY, DemoRelay
+from relay_tui.demo.catalog import apply_overrides
 from relay_tui.ui.latency_pane import LatencyPane
 from relay_tui.ui.latency_probe import ProbeForm
 from tests.conftest import TEST_KEY
@@ -148,19 +149,41 @@ async def test_model_and_request_ids_are_shown_as_plain_text(demo_relay):
 
 async def test_the_sparkline_needs_two_samples(demo_relay):
     """One TTFT has no trend: the sparkline stays away (it drew a solid bar across the pane)."""
-    from textual.widgets import Sparkline
-
     app = make_app(AppOptions(base_url=demo_relay.base_url))
     log = dict(profile=app.session.profile.name, model="gpt-4.1", kind="chat", total=0.5, status=200)
     app.history.log_request(request_id="rt-1", started_at=time.time() - 9, ttft=0.2, **log)
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_latency(app, pilot)
-        spark = pane.query_one("#latency-spark", Sparkline)
+        spark = pane.query_one("#latency-spark")
         assert not spark.display and "TTFT of the last 1 request to gpt-4.1" in screen_text(app)
         app.history.log_request(request_id="rt-2", started_at=time.time() - 5, ttft=0.3, **log)
         await pilot.press("ctrl+r")
         await settle(app, pilot, 0.2)
-        assert spark.display and spark.data == [200.0, 300.0]
+        assert spark.display and bars(app) == ["█▃", "██"]  # 200 and 300 ms of a 300 ms scale (two rows)
+
+
+def bars(app) -> list[str]:
+    """The sparkline's columns, bottom row first in each, read off the screen."""
+    rows = [line for line in screen_text(app).splitlines() if " ms ┤" in line]
+    cells = [row.split("┤", 1)[1].rstrip() for row in rows]
+    width = max(map(len, cells))
+    return ["".join(row.ljust(width)[i] for row in reversed(cells)).strip() or " "
+            for i in range(width)]
+
+
+async def test_the_sparkline_has_a_zero_based_scale(demo_relay):
+    """TTFTs of 802-816 ms are bars of nearly equal height under an "816 ms" top and a "0 ms"
+    bottom (a min-to-max sparkline drew them from full height to nothing, with no scale)."""
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    log = dict(profile=app.session.profile.name, model="gpt-4.1", kind="chat", total=2.0, status=200)
+    ttfts = [0.802, 0.816, 0.809, 0.804, 0.812]
+    for i, ttft in enumerate(ttfts):
+        app.history.log_request(request_id=f"rt-{i}", started_at=time.time() - 60 + i, ttft=ttft, **log)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_latency(app, pilot)
+        text = screen_text(app)
+        assert "816 ms ┤" in text and "  0 ms ┤" in text
+        assert bars(app) == ["██"] * 5  # each within a sixteenth of the top: full height, all
 
 
 def test_latency_pane_snapshot(demo_relay, snap_compare):
@@ -261,3 +284,65 @@ async def test_palette_cancels_the_probe():
             assert f"probe cancelled after {kept} of 200 requests" in screen_text(app)
     finally:
         relay.stop()
+
+
+async def test_auto_requests_are_grouped_under_the_model_that_answered():
+    """`auto` is not a model: F5's rows and F4's spend name the model the relay routed to, and a
+    request stopped mid-answer shows in F5 with the TTFT its chat footer showed."""
+    models = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2")
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
+        m: {"ttft": 0.05, "tps": 300.0, "answer_tokens": 60} for m in models})
+    relay.start()
+    try:
+        app = make_app(AppOptions(base_url=relay.base_url))
+        app.set_reactive(type(app).model, "auto")
+        async with app.run_test(size=SIZE) as pilot:
+            chat = app.query_one("ChatPane")
+            await settle(app, pilot, 0.1)
+            for prompt in ("one", "two"):
+                await pilot.press(*prompt, "enter")
+                await pilot.pause(0.2)
+                while chat.streaming:
+                    await pilot.pause(0.05)
+            relay.models = apply_overrides({m: {"ttft": 0.05, "tps": 50.0} for m in models})  # long
+            await pilot.press(*"three", "enter")
+            while len(chat.query("AnswerBlock")) < 3 or not chat.query("AnswerBlock").last().text:
+                await pilot.pause(0.02)
+            await pilot.press("escape")
+            while chat.streaming:
+                await pilot.pause(0.05)
+            stopped = chat.query("AnswerBlock").last().status_text
+            assert stopped.startswith("■ stopped (partial answer kept) · auto → "), stopped
+            footer_ttft = stopped.split("TTFT ")[1].split(" · ")[0]
+            served = [r.served_model for r in app.history.requests()]
+            assert None not in served and len(set(served)) >= 2, served  # auto took turns
+
+            pane = await open_latency(app, pilot)
+            table = cells(pane.query_one("#latency-table", DataTable))
+            assert sorted(row[1] for row in table) == sorted(set(served))  # no "auto" row
+            last = served[-1]
+            row = next(i for i, r in enumerate(table) if r[1] == last)
+            pane.query_one("#latency-table", DataTable).move_cursor(row=row)
+            await settle(app, pilot, 0.2)
+            requests = cells(pane.query_one("#latency-requests", DataTable))
+            stop_row = next(r for r in requests if r[2] == "stopped")  # (its HTTP 200 unsaid)
+            assert f"{stop_row[3]} ms" == footer_ttft  # was "–"
+
+            await pilot.press("f4")
+            await settle(app, pilot, 0.3)
+            text = screen_text(app)
+            spend = text[text.index("Spend by model"):text.index("Spend by day")]
+            assert "auto" not in spend and all(model in spend for model in set(served))
+    finally:
+        relay.stop()
+
+
+async def test_the_probe_forms_labels_are_whole_at_80_columns(demo_relay):
+    app = make_app(AppOptions(base_url=demo_relay.base_url))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_latency(app, pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        text = screen_text(app)
+        for label in ("N per model", "C at a time", "Max tokens"):  # "Requests per model (N" was cut
+            assert label in text, text

@@ -30,7 +30,8 @@ from tests.support.screen import screen_text
 from tests.test_cli import ROOT, one_line, run_cli
 from tests.test_quota_pane import SIZE, open_quota, settle
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.xdist_group("litellm")]  # one worker: one proxy started, once
 
 WRONG_KEY = "sk-wrong-litellm-0000000000"
 

@@ -150,6 +150,7 @@ async def test_cancelling_the_reader_closes_the_connection(proxy, demo_relay):
     assert await proxy.thread.run(_other_tasks()) == 0
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_a_busy_caller_loop_does_not_delay_the_readers_timing():
     """The point of the thread: the caller's loop is blocked (a long render) when the first
     token arrives, and TTFT still says when it arrived, not when the caller got round to it

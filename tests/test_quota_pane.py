@@ -4,6 +4,7 @@ faults) and a canned-shape server for relays without quota endpoints."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -77,8 +78,8 @@ async def test_every_demo_dialect_shows_granted_used_remaining(relay_factory, di
         await open_quota(app, pilot)
         text = screen_text(app)
         assert f"read from  {dialect} at" in text
-        assert "granted    $12.5000" in text and "used       $0.000000" in text
-        assert "remaining  $12.5000" in text and "unit       USD" in text
+        assert "granted    $12.50" in text and "used       $0.00" in text  # one precision
+        assert "remaining  $12.50" in text and "unit       USD" in text
         assert "0.0% used" in text
 
 
@@ -194,3 +195,35 @@ def test_quota_pane_snapshot(relay_factory, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=pin)
+
+
+async def test_the_demo_quota_counts_down_across_runs_in_one_figure_style(isolated_home):
+    """The newcomer's Quota pane after a few minutes: one precision for granted, used and
+    remaining (not "$25.0000" beside "$0.040695"), spend without a made-up daily rate or
+    "runs out in 638 days", days from the first request only, a legend that reads as one, and
+    a balance that is still spent when the app starts again (it reset every process)."""
+    app = make_app(AppOptions(demo=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot, 0.1)
+        app.session.target.demo.settings.time_scale = 0.0  # the answer at once
+        await chat_once(app)
+        await open_quota(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot, 0.3)
+        text = screen_text(app)
+        rows = {line.split()[0]: line.split()[1] for line in text.splitlines()
+                if line.split()[:1] in (["granted"], ["used"], ["remaining"])}
+        decimals = {len(value.split(".")[1]) for value in rows.values()}
+        assert len(decimals) == 1 and rows["used"] != "$0.00", rows
+        assert "Spent since the first request " in text and "a projection needs a day" in text
+        assert "runs out" not in text and "over the last 1 day" not in text
+        assert "relay-reported ███ · estimated ▒▒▒" in text
+        day_rows = [line for line in text.split("Spend by day")[1].splitlines()
+                    if re.match(r"\s*\w{3} \d\d-\d\d ", line)]
+        assert len(day_rows) == 1 and "·" not in day_rows[0]  # today only, no row of dots
+        used = app.session.target.demo.books()["used_usd"]
+    assert json.loads((isolated_home / "demo-books.json").read_text())["used_usd"] == used
+
+    again = make_app(AppOptions(demo=True))  # the next run: the same account
+    async with again.run_test(size=SIZE):
+        assert again.session.target.demo.books()["used_usd"] == used > 0

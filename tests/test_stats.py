@@ -80,12 +80,21 @@ def test_projection_from_the_last_seven_days(history):
     log(history, cost=0.7, source="relay", ago=10 * 86400)       # outside the window
     p = stats.project(history, profile="p", reading=reading(7.0), now=now)
     assert p.relay_usd == pytest.approx(0.7)
-    assert 3 <= p.span_days <= 4 and p.per_day == pytest.approx(0.7 / p.span_days)
+    assert p.span_days == pytest.approx(3, abs=0.01) and p.per_day == pytest.approx(0.7 / 3, rel=0.01)
     assert p.days_left == pytest.approx(7.0 / p.per_day)
     assert p.runs_out == dt.date.fromtimestamp(now + p.days_left * 86400)
     assert "unlimited" in stats.project(history, profile="p", reading=reading(None, unlimited=True)).note
     assert "CNY" in stats.project(history, profile="p", reading=reading(5.0, unit="CNY")).note
     assert stats.project(history, profile="nobody", reading=reading(5.0)).runs_out is None
+
+
+def test_less_than_a_day_of_requests_gives_no_daily_rate(history):
+    """Ten minutes of use projected over months read "runs out in 638 days": no rate, no date."""
+    log(history, cost=0.04, source="relay", ago=600)
+    p = stats.project(history, profile="p", reading=reading(25.0))
+    assert p.span_days == pytest.approx(600 / 86400, rel=0.05)
+    assert p.per_day is None and p.runs_out is None and "needs a day" in p.note
+    assert p.relay_usd == pytest.approx(0.04)
 
 
 def test_a_threshold_alerts_once_per_crossing():

@@ -84,14 +84,24 @@ def test_saving_again_replaces_the_profile_and_drops_cleared_fields():
     assert "headers" not in text and "prices" not in text and "key_env" not in text
 
 
-def test_removing_the_active_profile_leaves_none_active():
+def test_removing_the_active_profile_makes_the_only_one_left_active():
+    """What commands use is what the file says: the one profile left, written as active."""
     write(COMMENTED)
     config.save_profile(FULL, make_active=True)
     assert config.remove_profile("work") is True
     assert config.remove_profile("work") is False
     settings = load_settings()
-    assert set(settings.profiles) == {"home"} and settings.active_profile is None
+    assert set(settings.profiles) == {"home"} and settings.active_profile == "home"
     assert "# LiteLLM" in paths.config_path().read_text()
+
+
+def test_removing_the_active_profile_of_several_leaves_none_active():
+    write(COMMENTED)
+    config.save_profile(FULL, make_active=True)
+    config.save_profile(Profile(name="third", base_url="https://third.example.com/v1"))
+    assert config.remove_profile("work") is True
+    settings = load_settings()
+    assert settings.active_profile is None and settings.effective_profile is None
 
 
 def test_making_an_unknown_profile_active_is_refused():

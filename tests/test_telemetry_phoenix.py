@@ -14,7 +14,8 @@ from tests.conftest import TEST_KEY
 from tests.support.otlp_sink import OtlpSink
 from tests.support.phoenix import phoenix  # noqa: F401  (the session fixture)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.xdist_group("phoenix")]  # one worker: one Phoenix started, once
 
 
 def wait_for_spans(server, project: str, count: int, timeout: float = 30.0) -> list[dict]:

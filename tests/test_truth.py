@@ -58,6 +58,7 @@ def timed_relay():
     relay.proc.wait(timeout=10)
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_ttft_shown_and_stored_and_costs_match_the_relays_books(timed_relay, monkeypatch):
     monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
     app = make_app(AppOptions(base_url=timed_relay.base_url))

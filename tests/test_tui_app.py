@@ -165,3 +165,23 @@ async def test_profile_without_key_opens_the_first_run_form_with_the_fix(demo_re
         assert type(app.screen).__name__ == "FirstRunScreen"
         problem = str(app.screen.query_one("#first-run-reason").render())
         assert "keys set work" in problem
+
+
+async def test_help_says_what_each_compare_key_does_and_its_scrollbar_is_not_a_hole(relay_app):
+    """F1's Compare entries were single words ("Models", "Blind"); and the help's scrollbar track
+    was the background darkened to near black beside the dialog's surface."""
+    from textual.color import Color
+
+    from relay_tui.ui.compare_pane import ComparePane
+    from relay_tui.ui.help_screen import HelpScreen, binding_rows
+
+    async with relay_app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        screen = relay_app.screen
+        assert isinstance(screen, HelpScreen)
+        for _keys, what in binding_rows(ComparePane):
+            assert len(what.split()) > 2, what  # a sentence, not one word
+        track = screen.query_one("VerticalScroll").styles.scrollbar_background
+        surface = Color.parse(relay_app.get_css_variables()["surface"])
+        assert abs(track.brightness - surface.brightness) < 0.05, (track, surface)

@@ -137,7 +137,7 @@ async def test_blind_mode_hides_names_until_the_vote_then_shows_win_rates(app):
         summary = str(pane.query_one("#cmp-summary").render())
         shown = summary + "".join(header(c) for c in pane.columns)
         assert not any(model in shown for model in MODELS)  # (the answers may name models)
-        assert "Blind: F7 to vote" in summary and "first token: " in summary
+        assert "Blind: F7 to vote" in summary and "first token: " not in summary  # figures hide too
         assert [header(c).split("\n")[0].split()[0] for c in pane.columns] == ["A", "B", "C"]
         assert sorted(c.model for c in pane.columns) == sorted(MODELS[:3])
         winner, loser = pane.columns[1].model, pane.columns[0].model
@@ -203,7 +203,8 @@ async def test_export_writes_markdown_json_and_csv(app):
             await pilot.press("f8")
             await pilot.press(key)
             await pilot.pause()
-            paths[fmt] = [n.message for n in app._notifications if n.title == "Exported"][-1]
+            shown = [n.message for n in app._notifications if n.title == "Exported"][-1]
+            paths[fmt] = shown.replace("\n", "")  # folded at "/" to the toast's width
         for fmt, path in paths.items():
             assert path.endswith(f".{fmt}")
         with open(paths["csv"], newline="", encoding="utf-8") as handle:
@@ -271,6 +272,10 @@ async def test_escape_stops_every_column_and_keeps_the_partial_answers(demo_rela
             stored = app.session.history.comparison_answers(pane.comparison_id)
             assert [a.state for a in stored] == ["stopped", "stopped"]
             assert stored[0].content == pane.columns[0].view.text != ""
+            logged = {r.model: r for r in app.session.history.requests()}
+            first = logged["gemini-2.5-flash"]  # stopped after its first tokens: F5 shows its TTFT
+            assert first.error_kind == "stopped" and first.ttft == pane.columns[0].ttft
+            assert first.served_model == "gemini-2.5-flash"
     finally:
         slow.stop()
 

@@ -129,3 +129,24 @@ async def test_a_thinking_model_says_so_when_not_blind(monkeypatch):
             await until(pilot, lambda: all(c.finished for c in pane.columns))
     finally:
         relay.stop()
+
+
+async def test_blind_columns_hide_every_figure_that_identifies_a_model_until_the_vote(app):
+    """Latency, speed, length and exact cost tell the models apart (a newcomer named them from
+    the figures): blind, the headers and summary show none of them; the vote reveals them."""
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_pane(pilot, app)
+        await pilot.press("ctrl+b")
+        await compare(pilot, pane, MODELS, "Which is which?")
+        shown = names_shown(pane)  # every header and the summary
+        for figure in ("TTFT ", "tok/s ·", " tok · ", "$0.", "first token:", "cheapest", "fastest"):
+            assert figure not in shown, figure
+        assert "figures hidden until you vote (F7)" in header(pane.columns[0])
+        await pilot.press("f8")  # an export would name them
+        await pilot.pause()
+        assert "Vote first" in [n.message for n in app._notifications][-1]
+        await pilot.press("f7", "a")
+        await pilot.pause(0.3)
+        column = pane.columns[0]
+        assert f"A · {column.model}" in header(column) and "TTFT " in header(column)
+        assert "$0." in header(column) and "cheapest: " in names_shown(pane)

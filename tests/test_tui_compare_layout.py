@@ -90,15 +90,16 @@ async def test_the_summary_takes_at_most_two_lines_at_80(demo_relay, monkeypatch
         lines = summary_lines(app)
         assert len(lines) == 2 and all(len(line) <= 78 for line in lines), lines
         assert "F7 to vote" in lines[1] and "1 of 4 failed" in lines[1]
-        letters = {c.model: c.label for c in pane.columns}
-        for label, (model, _value) in pane.result.summary().items():
-            assert f"{letters[model]}:" in lines[0]  # each winner by its letter
+        assert lines[0] == "The figures and the ranking show after the vote."  # they tell models apart
         winner = next(c for c in pane.columns if c.done is not None)  # (the failed one has no key)
         await pilot.press("f7")
         await pilot.press(winner.label.lower())
         await pilot.pause()
         lines = summary_lines(app)
         assert len(lines) == 2 and lines[1].startswith(f"1 of 4 failed · Voted {winner.label} ({winner.model})")
+        letters = {c.model: c.label for c in pane.columns}
+        for _label, (model, _value) in pane.result.summary().items():
+            assert f"{letters[model]}:" in lines[0]  # the ranking, each winner by its letter
         assert pane.query_one("#cmp-columns").size.height >= 14  # 24 rows less the rest
 
 

@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 
+import pytest
 from textual.widgets import Input
 
 from relay_tui.app import AppOptions, make_app
@@ -23,6 +24,7 @@ def shown_ttft(column) -> int | None:
     return None if found is None else int(found.group(1))
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_live_ttft_agrees_with_the_final_figure(monkeypatch):
     # Real pace: a first token after 0.3-0.5 s, then about a second of answer.
     relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
@@ -59,6 +61,7 @@ async def test_live_ttft_agrees_with_the_final_figure(monkeypatch):
         relay.stop()
 
 
+@pytest.mark.alone  # timing checks: the machine to itself
 async def test_after_a_retry_the_live_ttft_counts_from_the_attempt_that_answered(monkeypatch):
     relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
         "gpt-4.1": {"ttft": 0.3, "tps": 60, "answer_tokens": 90},

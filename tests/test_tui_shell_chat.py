@@ -148,3 +148,60 @@ async def test_earlier_answers_keep_their_width_while_the_transcript_starts_to_s
         sampler.stop()
         assert transcript.max_scroll_y > 0  # the new answer made the transcript scroll
         assert widths == {width}  # was 2 columns narrower once the scrollbar appeared
+
+
+async def test_typing_with_an_answer_selected_goes_to_the_prompt(demo_relay, monkeypatch):
+    """shift+tab selects an answer for copying; typing then (an "r" too: rename's key in the
+    list) lands in the prompt and Enter sends it, Esc returns to the prompt, and after a
+    dialog (F8) and ctrl+s the next prompt is not lost either."""
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    app = chat_app(demo_relay)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_prompt(pilot, "hi")
+        pane = await settled(pilot)
+        prompt = pane.query_one(PromptArea)
+        await pilot.press("shift+tab")
+        assert pane.query_one(AnswerBlock).has_focus_within
+        await pilot.press(*"hello world", "enter")
+        await until(pilot, lambda: len(pane.query(AnswerBlock)) == 2)
+        await settled(pilot)
+        assert [m.prompt for m in pane.query("UserMessage")] == ["hi", "hello world"]
+        assert app.screen is app.screen_stack[0]  # no rename dialog for the "r" typed
+        await pilot.press("shift+tab")
+        await pilot.press("escape")
+        assert prompt.has_focus
+        await pilot.press("shift+tab", "up", "f8")  # the first answer ("hi": two code blocks)
+        await pilot.pause()
+        await pilot.press("escape")  # closes the settings form
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # the selected answer's code block (a picker: two blocks)
+        await until(pilot, lambda: app.screen.query("#picker-options"))
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press(*"third", "enter")
+        await until(pilot, lambda: len(pane.query(AnswerBlock)) == 3)
+        await settled(pilot)
+        assert [m.prompt for m in pane.query("UserMessage")][-1] == "third"
+
+
+async def test_quitting_mid_answer_saves_it_as_stopped(capfd):
+    """The answer's generator is closed with the worker, while the history is still open (left
+    to the loop's shutdown, saving it failed: "Cannot operate on a closed database", printed as
+    an asyncgen traceback by `relay-tui screenshots`)."""
+    from relay_tui.store.history import History
+
+    app = make_app(AppOptions(demo=True))
+    async with app.run_test(size=SIZE) as pilot:
+        from relay_tui.demo.catalog import apply_overrides
+
+        demo = app.session.target.demo
+        demo.settings.time_scale = 0.2  # five times the catalogue's pace, and a long answer
+        demo.models = apply_overrides({m: {"answer_tokens": 3000} for m in demo.models})
+        await pilot.pause(0.3)
+        await pilot.press(*"go", "enter")
+        pane = app.query_one(ChatPane)
+        await until(pilot, lambda: pane.query(AnswerBlock) and len(pane.query_one(AnswerBlock).text) > 40)
+    with History() as history:
+        answer = history.messages(history.conversations()[0].id)[-1]
+    assert answer.state == "stopped" and len(answer.content) > 40
+    assert "closed database" not in capfd.readouterr().err

@@ -113,3 +113,79 @@ async def test_every_panes_footer_fits_80_columns(relay_app, pane, keys):
         footer = relay_app.query_one(Footer)
         shown = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
         assert shown[-1].region.right <= footer.query_one(".-command-palette").region.x
+
+
+async def test_narrowing_to_80_columns_collapses_a_sidebar_opened_when_wide(relay_app):
+    async with relay_app.run_test(size=LARGE) as pilot:
+        chat = relay_app.query_one(ChatPane)
+        sidebar = chat.query_one("#chat-sidebar")
+        await pilot.press("ctrl+f")  # the search opens the sidebar: the user's choice, at 160
+        await pilot.press("escape", "ctrl+b", "ctrl+b")
+        await pilot.pause()
+        assert sidebar.display
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause(0.2)
+        assert not sidebar.display  # it kept 31 of 80 columns
+        assert chat.query_one("#chat-transcript").size.width > 70
+        await pilot.press("ctrl+b")  # still there when asked for
+        await pilot.pause()
+        assert sidebar.display
+
+
+async def test_long_values_show_their_start_after_leaving_the_field(relay_app):
+    async with relay_app.run_test(size=SMALL) as pilot:
+        await pilot.press("f3")
+        pane = relay_app.query_one("ComparePane")
+        await until(pilot, lambda: pane.chosen_models())
+        box = pane.query_one("#cmp-models")
+        box.value += ", auto, gemini-2.5-flash-lite-preview, claude-opus-4.1-thinking"
+        box.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_offset.x > 0  # the list is longer than the field: its tail in view
+        await pilot.press("tab")
+        await pilot.pause()
+        assert box.scroll_offset.x == 0 and "gpt-4.1, claude-sonnet-4.5" in screen_text(relay_app)
+
+
+@pytest.mark.parametrize("pane", ["chat", "compare"])
+async def test_export_toasts_break_paths_only_between_folders(relay_app, pane, isolated_home):
+    async with relay_app.run_test(size=SMALL, notifications=True) as pilot:  # toasts drawn
+        relay_app.model = "gpt-4.1"
+        if pane == "chat":
+            await pilot.press(*"hi", "enter")
+            await until(pilot, lambda: relay_app.history.requests())
+            await pilot.pause(0.2)
+            await pilot.press("f9")
+        else:
+            await pilot.press("f3")
+            compare = relay_app.query_one("ComparePane")
+            await until(pilot, lambda: compare.chosen_models())
+            compare.query_one("#cmp-prompt").value = "hi"
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: compare.result is not None)
+            await pilot.press("f8", "m")
+        await until(pilot, lambda: any(n.title == "Exported" for n in relay_app._notifications))
+        await pilot.pause(0.3)
+        message = next(n.message for n in relay_app._notifications if n.title == "Exported")
+        width = 34  # what a toast's text gets at 80 columns
+        for line in message.splitlines():
+            assert len(line) <= width and (line.endswith("/") or "." in line), message
+        await until(pilot, lambda: any("Exported" in row for row in toast_rows(relay_app)))
+        shown = "\n".join(toast_rows(relay_app))
+        for line in message.splitlines():
+            assert line in shown, shown  # each folded line whole in the toast, none cut mid-name
+        exports = [p for p in (isolated_home / "exports").iterdir()]
+        assert exports and all(p.name in shown for p in exports)
+
+
+def toast_rows(app) -> list[str]:
+    """The rows of the toasts on screen, as drawn at their width."""
+    from textual.geometry import Region
+    from textual.widgets._toast import Toast
+
+    rows = []
+    for toast in app.screen.query(Toast):
+        strips = toast.render_lines(Region(0, 0, toast.outer_size.width, toast.outer_size.height))
+        rows += [strip.text.strip(" ▌▎▍▊") for strip in strips]
+    return rows

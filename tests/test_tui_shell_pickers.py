@@ -64,7 +64,7 @@ async def test_profile_picker_hint_is_whole(work_app, size):
         await until(pilot, lambda: work_app.screen.query("#picker-note"))
         await pilot.pause()
         hint = str(work_app.screen.query_one("#picker-note").render())
-        assert "adds a profile" in hint
+        assert "adds one" in hint and "active" in hint
         assert any(hint in row for row in screen_text(work_app).splitlines())  # on screen, whole
 
 
@@ -82,7 +82,7 @@ async def test_add_a_profile_from_the_profile_picker(work_app, demo_relay, memor
         await until(pilot, lambda: work_app.session.profile.name == "second")
         assert "second" in work_app.query_one(StatusBar).render().plain
     settings = load_settings()
-    assert set(settings.profiles) == {"work", "second"} and settings.active_profile == "work"
+    assert set(settings.profiles) == {"work", "second"} and settings.active_profile == "second"
     assert memory_keyring.get_password("relay-tui", "second") == TEST_KEY
 
 
@@ -98,3 +98,20 @@ async def test_add_profile_from_the_palette_and_cancel(work_app):
         await until(pilot, lambda: type(work_app.screen).__name__ != "FirstRunScreen")
         assert work_app.is_running and work_app.session.profile.name == "work"
     assert set(load_settings().profiles) == {"work"}
+
+
+async def test_switching_profile_makes_it_the_active_one(work_app, demo_relay, memory_keyring):
+    """ctrl+o is `profiles use`: the picker marks the active profile, and the next start (and
+    the CLI) opens the one switched to, not the one the session started on."""
+    save_profile(Profile(name="second", base_url=demo_relay.base_url))
+    memory_keyring.set_password("relay-tui", "second", TEST_KEY)
+    async with work_app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: work_app.screen.query("#picker-query"))
+        await pilot.pause()
+        assert "work  (current, active)" in screen_text(work_app)
+        await pilot.press(*"second", "enter")
+        await until(pilot, lambda: work_app.session.profile.name == "second")
+        assert "second is now the active profile" in [n.message for n in work_app._notifications]
+    assert load_settings().active_profile == "second"

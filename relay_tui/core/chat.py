@@ -34,6 +34,7 @@ class Conversation:
         self.model = model
         self.system_prompt = system_prompt
         self.params = dict(params or {})
+        self.metrics: Metrics | None = None  # the last answer's, filled while it streams
 
     @classmethod
     def start(cls, client: RelayClient, history: History, *, profile: str, model: str,
@@ -76,12 +77,13 @@ class Conversation:
         last_flush = time.monotonic()
         state, error = "stopped", None
         done: Done | None = None
+        self.metrics = Metrics(request_id=request_id)  # live: a stopped answer keeps its figures
         messages = self.request_messages()
         try:
             async for event in self.client.stream_chat(
                     messages, model, request_id=request_id, on_retry=on_retry,
                     temperature=self.params.get("temperature"),
-                    max_tokens=self.params.get("max_tokens")):
+                    max_tokens=self.params.get("max_tokens"), metrics=self.metrics):
                 if isinstance(event, Delta):
                     text.append(event.text)
                 elif isinstance(event, Reasoning):
@@ -121,7 +123,7 @@ class Conversation:
                               error=str(error) if error else None)
         log_failure(history, profile=self.profile, model=self.model, kind="chat",
                     error=error or state, request_id=request_id, started_at=started_at,
-                    metrics=getattr(error, "metrics", None),
+                    metrics=getattr(error, "metrics", None) or self.metrics,
                     content=telemetry.content(messages, text))
 
 

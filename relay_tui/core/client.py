@@ -250,12 +250,14 @@ class RelayClient:
                                  on_retry: Callable[[RetryNotice], None] | None = None,
                                  on_first_token: Callable[[float], None] | None = None,
                                  max_retries: int | None = None,
+                                 metrics: Metrics | None = None,
                                  ) -> AsyncIterator[list[Delta | Reasoning | Usage | Done]]:
         """Stream one chat completion: the events of each received chunk as one list (one async
         hop per chunk, not per token: what bench uses; a whole answer can be one chunk).
         Retries only before the first token (announced through `on_retry`; `max_retries`
         overrides the profile's); after that any failure is raised, the partial text having
-        been yielded."""
+        been yielded. `metrics`, when given, is filled as the request goes, so a caller that
+        stops it still has its TTFT and served model."""
         retries = self.profile.max_retries if max_retries is None else max_retries
         request_id = request_id or new_request_id()
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
@@ -263,9 +265,11 @@ class RelayClient:
             body["temperature"] = temperature
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
-        metrics = Metrics(request_id=request_id, started_at=time.time(),
-                          base_url=self.profile.base_url, temperature=temperature,
-                          max_tokens=max_tokens)
+        if metrics is None:
+            metrics = Metrics(request_id=request_id)
+        metrics.request_id, metrics.started_at = request_id, time.time()
+        metrics.base_url, metrics.temperature, metrics.max_tokens = (
+            self.profile.base_url, temperature, max_tokens)
         attempt = 1
         while True:
             run = _Attempt(metrics, on_first_token)
@@ -352,6 +356,8 @@ class RelayClient:
             async for chunk in chunks:
                 events = decoder.feed(chunk)
                 if events:
+                    if not run.chunks:  # known from the first chunk on, for a request stopped early
+                        m.served_model = parser.served_model
                     run.arrived(events)
                     if run.last > run.end:
                         raise self._overall_timeout(request_id, run.chunks)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from relay_tui.core import telemetry
 from relay_tui.core.errors import RelayError
-from relay_tui.core.events import Delta, Done, Reasoning, RetryNotice
+from relay_tui.core.events import Delta, Done, Metrics, Reasoning, RetryNotice
 from relay_tui.core.records import log_done, log_failure, metrics_dict
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ class _ColumnClient:
         self.client = client
         self.index = index
         self.on_event = on_event
+        self.metrics = Metrics(request_id="")  # live: a stopped column keeps its TTFT and model
 
     def _retry(self, notice: RetryNotice) -> None:
         self.on_event(self.index, notice)
@@ -60,7 +61,8 @@ class _ColumnClient:
 
     async def stream_chat(self, messages: list[dict], model: str, **params: Any) -> AsyncIterator[Any]:
         stream = self.client.stream_chat(messages, model, on_retry=self._retry,
-                                         on_first_token=self._first_token, **params)
+                                         on_first_token=self._first_token, metrics=self.metrics,
+                                         **params)
         async with aclosing(stream):
             self.on_event(self.index, Sent(perf_counter()))
             async for event in stream:
@@ -185,8 +187,8 @@ async def _stream_columns(client: RelayClient, history: History, profile: str, c
 
     models = [column.model for column in columns]
     try:
-        clients = client if on_event is None else [_ColumnClient(client, i, on_event)
-                                                   for i in range(len(models))]
+        tell = on_event or (lambda _index, _item: None)
+        clients = [_ColumnClient(client, i, tell) for i in range(len(models))]
         async for index, item in compare(clients, models, messages, max_tokens=max_tokens):
             column = columns[index]
             if isinstance(item, Delta):
@@ -206,14 +208,15 @@ async def _stream_columns(client: RelayClient, history: History, profile: str, c
     except asyncio.CancelledError:
         for index, column in enumerate(columns):
             if column.done is None and column.error is None:
-                _save_stopped(history, comparison_id, index, column, profile, started_at)
+                _save_stopped(history, comparison_id, index, column, profile, started_at,
+                              clients[index].metrics)
         raise
 
 
 def _save_stopped(history: History, comparison_id: int, index: int, column: Column,
-                  profile: str, started_at: float) -> None:
+                  profile: str, started_at: float, metrics: Metrics) -> None:
     log_failure(history, profile=profile, model=column.model, kind="compare", error="stopped",
-                request_id=None, started_at=started_at)
+                request_id=None, started_at=started_at, metrics=metrics)
     history.add_comparison_answer(comparison_id, column=index, model=column.model,
                                   content=column.text, reasoning=column.reasoning, state="stopped")
 

@@ -54,7 +54,7 @@ def log_failure(history: History, *, profile: str, model: str, kind: str, error:
     """Log a failed or stopped request; `error` is a RelayError or a state such as "stopped"."""
     m = metrics or Metrics(request_id=request_id or "")
     is_relay_error = isinstance(error, RelayError)
-    row = dict(request_id=request_id or m.request_id, profile=profile, model=model,
+    row = dict(request_id=request_id or m.request_id or None, profile=profile, model=model,
                served_model=m.served_model, kind=kind, started_at=started_at,
                status=getattr(error, "status", None) if is_relay_error else m.status,
                error_kind=error.kind if is_relay_error else str(error),

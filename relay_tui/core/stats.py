@@ -116,28 +116,29 @@ class Projection:
 
     relay_usd: float               # spent over the window, relay-reported
     estimated_usd: float           # spent over the window, estimated
-    span_days: float               # the days the rate is taken over
-    per_day: float
+    span_days: float               # the days the rate is taken over (since the first request)
+    per_day: float | None          # None with less than MIN_SPAN_DAYS of requests
     days_left: float | None
     runs_out: dt.date | None
     note: str
 
 
+MIN_SPAN_DAYS = 1.0
+"""History a daily rate needs: ten minutes of requests projected over months was a guess."""
+
+
 def project(history: History, *, profile: str, reading: QuotaReading | None,
             now: float | None = None, window_days: int = BURN_WINDOW_DAYS) -> Projection:
-    """Burn rate over the last `window_days` of the request log (or since the first request in
-    it, at least one day, so a fresh history is not diluted by empty days), and the date the
-    reading's remaining balance runs out at that rate."""
+    """Burn rate over the last `window_days` of the request log (or since its first request, so
+    a fresh history is not diluted by empty days), and the date the reading's remaining balance
+    runs out at that rate; with less than a day of requests, only what was spent."""
     now = now if now is not None else time.time()
     days = spend_by_day(history, profile=profile, days=window_days, now=now)
     relay = sum(d.relay_usd for d in days)
     estimated = sum(d.estimated_usd for d in days)
-    first = next((d.key for d in days if d.requests), None)
-    span = window_days
-    if first is not None:
-        started = time.mktime(dt.date.fromisoformat(first).timetuple())
-        span = min(window_days, max(1.0, (now - started) / 86400))
-    per_day = (relay + estimated) / span
+    first = history.first_request_at(profile=profile, since=now - window_days * 86400)
+    span = window_days if first is None else min(window_days, (now - first) / 86400)
+    per_day = None if span < MIN_SPAN_DAYS else (relay + estimated) / span
     days_left = runs_out = None
     if reading is None:
         note = "no balance reading"
@@ -145,6 +146,8 @@ def project(history: History, *, profile: str, reading: QuotaReading | None,
         note = "unlimited: it does not run out"
     elif reading.remaining is None or reading.unit.upper() != "USD":
         note = f"no projection: the balance is in {reading.unit}, spend in USD"
+    elif per_day is None:
+        note = "a projection needs a day of requests"
     elif per_day <= 0:
         note = f"no spend in the last {window_days} days"
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from relay_tui.core.events import Cost, Done
 
 
@@ -17,6 +19,26 @@ def fmt_cost(cost: Cost | None) -> str:
     usd = cost.usd
     text = f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
     return f"{text} (est. {cost.source})" if cost.estimated else text
+
+
+def fmt_amounts(values: list[float | None], unit: str) -> list[str]:
+    """Amounts shown together (a balance's granted, used and remaining) with one number of
+    decimals: enough for the smallest non-zero one to show three significant digits (2 to 6).
+    "$25.0000" beside "$0.040695" read as two precisions, and "0.0000 USD" hid a real spend."""
+    small = min((abs(v) for v in values if v), default=1.0)
+    decimals = 2 if small >= 1 else min(6, max(2, 2 - math.floor(math.log10(small))))
+    usd = unit.upper() == "USD"
+    return ["?" if v is None else f"${v:,.{decimals}f}" if usd else f"{v:,.{decimals}f} {unit}"
+            for v in values]
+
+
+def fmt_span(seconds: float) -> str:
+    """A stretch of time in the unit that reads best: "10 min", "5.5 h", "3.2 days"."""
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def footer(done: Done, requested_model: str | None = None) -> str:

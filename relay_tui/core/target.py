@@ -44,10 +44,14 @@ class Target:
 
 
 def start_demo(time_scale: float = 1.0) -> Target:
-    """Start the embedded demo relay on a free loopback port and target it with the demo key."""
+    """Start the embedded demo relay on a free loopback port and target it with the demo key;
+    its quota books persist in the state folder."""
     from relay_tui.demo import DEMO_KEY, DemoRelay
 
-    relay = DemoRelay(time_scale=time_scale)
+    from relay_tui.store.paths import state_dir
+
+    # its balance persists per RELAY_TUI_HOME: the demo's quota counts down as it is used
+    relay = DemoRelay(time_scale=time_scale, books_path=state_dir() / "demo-books.json")
     relay.start()
     profile = Profile(name=DEMO_PROFILE, base_url=relay.base_url, default_model="auto")
     return Target(profile=profile, api_key=DEMO_KEY, key_source="demo key", demo=relay)
@@ -66,21 +70,26 @@ def resolve_target(*, profile_name: str | None = None, base_url: str | None = No
             raise SetupError(f"--base-url needs a key: set {keys.ENV_VAR} in the environment")
         return _checked(Target(profile, key, f"env {keys.ENV_VAR}" if key else None))
     settings = settings if settings is not None else load_settings()
-    name = profile_name or settings.active_profile
+    name = profile_name or settings.effective_profile
+    if name is None and settings.profiles:
+        raise SetupError(f"no active profile: choose one with `relay-tui profiles use NAME` "
+                         f"(profiles: {', '.join(sorted(settings.profiles))}) or name it with --profile")
     if name is None:
-        if len(settings.profiles) == 1:
-            name = next(iter(settings.profiles))
-        else:
-            raise SetupError(
-                "no profile configured: try the demo relay with `relay-tui --demo ...`, or add one with "
-                "`relay-tui profiles add NAME --base-url URL` and `relay-tui keys set NAME`")
+        raise SetupError(
+            "no profile configured: try the demo relay with `relay-tui --demo ...`, or add one with "
+            "`relay-tui profiles add NAME --base-url URL` and `relay-tui keys set NAME`")
     profile = settings.profiles.get(name)
     if profile is None:
         known = ", ".join(sorted(settings.profiles)) or "none"
         raise SetupError(f"no profile named {name!r} (profiles: {known}); see `relay-tui profiles list`")
     if base_url:
         profile = replace(profile, base_url=base_url.rstrip("/"))
-    key = keys.get_key(profile)
+    try:
+        key = keys.get_key(profile)
+    except keys.KeyringUnavailable:
+        if need_key:
+            raise
+        key = None
     if key is None and need_key:
         env = profile.key_env or keys.ENV_VAR
         raise SetupError(f"no key for profile {profile.name!r}: run `relay-tui keys set {profile.name}` "

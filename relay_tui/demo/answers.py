@@ -60,9 +60,11 @@ _CODE = (
              "  -d '{\"model\": \"gpt-4.1\", \"stream\": true, \"messages\": []}'"),
     ("bash", "for model in gpt-4.1 gemini-2.5-flash; do\n  relay-tui chat -m \"$model\" \"hello\"\ndone"),
 )
-# no commas, and words of at most 5 letters (one token each), so any cut reads as a sentence
-_CLOSING = ("All in all the best model is the one that is fast and cheap for your job so test a few "
-            "on your own data and keep an eye on cost and speed over time")
+# Short closing sentences of different token counts: an answer's last few tokens are filled
+# with whole ones (a cut sentence read "All in all the best model is." or "..").
+_CLOSERS = ("Try it on a few of your own prompts first.", "That is usually enough to decide.",
+            "Keep an eye on the cost.", "Check the error rate too.", "Measure, then decide.",
+            "Then measure again.", "Start small.", "Test it.")  # the longest are tried first
 _TABLE_ROWS = (
     ("gpt-4.1", "0.80 s", "90/s", "$2.00"),
     ("claude-sonnet-4.5", "0.95 s", "70/s", "$3.00"),
@@ -118,21 +120,38 @@ def answer_length(seed: int, model: str, prompt: str) -> int:
 
 
 def _title(prompt: str) -> str:
-    words = re.findall(r"[A-Za-z0-9][\w.-]*", prompt)[:6]
-    title = " ".join(words)
+    """The prompt's first sentence as a heading, whole when short (its first six words read "How
+    should a client retry a"), else its first ten words and "…"."""
+    first = re.split(r"(?<=[.?!])\s", prompt.strip(), maxsplit=1)[0]
+    words = re.findall(r"[A-Za-z0-9][\w.'-]*", first)
+    title = " ".join(words[:10]).rstrip(".")
+    if len(words) > 10:
+        title += "…"
+    elif first.rstrip().endswith("?"):
+        title += "?"
     return title[:1].upper() + title[1:] if title else "An overview"
 
 
-def _paragraph(rng: random.Random, pool: tuple[str, ...] = _SENTENCES) -> str:
-    return " ".join(rng.sample(pool, rng.randint(2, 3)))
+def _fresh(items: list[str], used: set[str]) -> list[str]:
+    """`items` less those this answer already said (an answer repeated its sentences and bullets);
+    all of them if every one was said."""
+    fresh = [item for item in items if item not in used]
+    used.update(fresh)
+    return fresh or items
 
 
-def _block(rng: random.Random) -> str:
+def _paragraph(rng: random.Random, pool: tuple[str, ...] = _SENTENCES,
+               used: set[str] | None = None) -> str:
+    chosen = rng.sample(pool, rng.randint(2, 3))
+    return " ".join(chosen if used is None else _fresh(chosen, used))
+
+
+def _block(rng: random.Random, used: set[str]) -> str:
     kind = rng.choice(("paragraph", "bullets", "numbers", "table", "code", "heading"))
     if kind == "bullets":
-        return "\n".join(f"- {b}" for b in rng.sample(_BULLETS, rng.randint(3, 5)))
+        return "\n".join(f"- {b}" for b in _fresh(rng.sample(_BULLETS, rng.randint(3, 5)), used))
     if kind == "numbers":
-        return "\n".join(f"{i}. {s}" for i, s in enumerate(rng.sample(_SENTENCES, 3), 1))
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(_fresh(rng.sample(_SENTENCES, 3), used), 1))
     if kind == "table":
         rows = rng.sample(_TABLE_ROWS, 3)
         lines = ["| Model | TTFT | Speed | Input $/1M |", "|---|---|---|---|"]
@@ -142,7 +161,7 @@ def _block(rng: random.Random) -> str:
         return f"```{lang}\n{code}\n```"
     if kind == "heading":
         return "### " + rng.choice(("Details", "Trade-offs", "In practice", "Example", "Summary"))
-    return _paragraph(rng)
+    return _paragraph(rng, used=used)
 
 
 def _prose(rng: random.Random, n: int, pool: tuple[str, ...] = _SENTENCES) -> list[str]:
@@ -153,34 +172,49 @@ def _prose(rng: random.Random, n: int, pool: tuple[str, ...] = _SENTENCES) -> li
     return pieces[:n]
 
 
-def _tail(rng: random.Random, n: int) -> list[str]:
-    """Exactly n tokens of closing prose: whole sentences while they fit, then the closing
-    sentence cut at a word (the longest sentence is shorter than the closing one)."""
+def _tail(rng: random.Random, n: int, used: set[str]) -> list[str]:
+    """Exactly n tokens of closing prose: whole sentences not said yet while they fit, then
+    short closing sentences that fill the rest exactly (newlines, which show as nothing, for
+    the one or two tokens no sentence fits)."""
     pieces: list[str] = []
     for sentence in rng.sample(_SENTENCES, len(_SENTENCES)):
         words = tokenize((" " if pieces else "") + sentence)
-        if len(pieces) + len(words) + 1 > n:
-            break
+        if sentence in used or len(pieces) + len(words) > n - 2:
+            continue
         pieces += words
-    room = n - len(pieces)
-    if room == 0:
-        return pieces
-    words = tokenize((" " if pieces else "") + _CLOSING)
-    return pieces + words[: room - 1] + ["."]
+    return pieces + _closers(n - len(pieces), first=not pieces)
+
+
+def _closers(room: int, *, first: bool) -> list[str]:
+    """Closing sentences whose tokens number exactly `room` (each used once), padded with
+    newline tokens when no set of them adds up."""
+    best: list[list[str]] = []
+    reach = {0: best}
+    for closer in _CLOSERS:
+        words = tokenize(" " + closer)
+        for total, chosen in list(reach.items()):
+            if total + len(words) <= room and total + len(words) not in reach:
+                reach[total + len(words)] = chosen + [words]
+    total = max(reach)
+    pieces = [piece for words in reach[total] for piece in words]
+    if first and pieces:
+        pieces[0] = pieces[0].lstrip()
+    return pieces + ["\n"] * (room - total)
 
 
 @lru_cache(maxsize=512)
 def answer_tokens(seed: int, model: str, prompt: str, n: int) -> tuple[str, ...]:
     """Exactly n tokens of varied markdown answering `prompt`."""
     rng = _rng(seed, model, prompt, "answer")
-    tokens = tokenize(f"## {_title(prompt)}\n\n{_paragraph(rng)}")[:n]
+    used: set[str] = set()
+    tokens = tokenize(f"## {_title(prompt)}\n\n{_paragraph(rng, used=used)}")[:n]
     while len(tokens) < n:
-        block = tokenize("\n\n" + _block(rng))
+        block = tokenize("\n\n" + _block(rng, used))
         if len(tokens) + len(block) <= n:
             tokens += block
             continue
         room = n - len(tokens)
-        tokens += ["\n\n"] + _tail(rng, room - 1) if room >= 3 else ["."] * room
+        tokens += ["\n\n"] + _tail(rng, room - 1, used) if room >= 3 else ["\n"] * room
     return tuple(tokens)
 
 

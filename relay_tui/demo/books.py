@@ -8,11 +8,17 @@ client's quota detection and unit handling can be tested against one consistent 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 QUOTA_PER_USD = 500_000     # one-api / new-api quota units per USD
 UNLIMITED_USD = 100_000_000  # what one-api / new-api report as the limit of an unlimited token
+SAVE_EVERY_S = 0.5           # a persisted balance is written at most this often while charging
 
 # dialect -> paths it serves (both billing prefixes are registered by one-api and new-api)
 DIALECTS: dict[str, tuple[str, ...]] = {
@@ -36,6 +42,19 @@ class Books:
     # delay the relay really served (its timers can run late), which a client's TTFT is checked against.
     first_tokens: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    path: Path | None = None       # where the balance persists (the app's demo relay), if anywhere
+    saved_at: float = 0.0
+
+    @classmethod
+    def kept_in(cls, path: Path, granted_usd: float) -> Books:
+        """The account whose used balance and request count persist in `path` (JSON), so the
+        demo's quota counts down across runs as the README says; unreadable means fresh."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            used, requests = float(data["used_usd"]), int(data["requests"])
+        except (OSError, ValueError, KeyError, TypeError):
+            used, requests = 0.0, 0
+        return cls(granted_usd, used_usd=used, requests=requests, path=path)
 
     def charge(self, model: str, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
         with self.lock:
@@ -47,6 +66,25 @@ class Books:
             row["prompt_tokens"] += prompt_tokens
             row["completion_tokens"] += completion_tokens
             row["cost_usd"] += cost
+        if self.path is not None and time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+            self.save()
+
+    def save(self) -> None:
+        """Write the balance (atomically); at most every SAVE_EVERY_S while charging, and when
+        the relay stops. Two demo relays at once share the file: the last to write wins."""
+        if self.path is None:
+            return
+        with self.lock:
+            data = {"granted_usd": self.granted_usd, "used_usd": self.used_usd,
+                    "requests": self.requests}
+            self.saved_at = time.monotonic()
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".demo-books-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only home: the demo still runs, its balance resets next time
+            pass
 
     def first_token(self, seconds: float) -> None:
         with self.lock:

@@ -50,6 +50,7 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     max_tokens: int | None
+    ttft: float                  # this request's first-token delay (spec.first_token_delay)
 
 
 @dataclass
@@ -127,7 +128,7 @@ async def complete(ex: Exchange, req: ChatRequest, faults: dict, settings: Setti
     pieces, finish = plan(req, faults, settings.seed)
     scale = settings.time_scale
     if scale and pieces:
-        await asyncio.sleep(scale * (req.spec.ttft + (len(pieces) - 1) / req.spec.tps))
+        await asyncio.sleep(scale * (req.ttft + (len(pieces) - 1) / req.spec.tps))
     text = "".join(t for r, t in pieces if not r or "think_tags" in faults)
     message: dict = {"role": "assistant", "content": text}
     thought = "".join(t for r, t in pieces if r) if "think_tags" not in faults else ""
@@ -221,7 +222,7 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
     inserts = _inserts(chunks, faults)
     ender = next((name for name in ("mid_stream_error", "truncate", "stall") if name in faults), None)
     stop_at = min(int(faults[ender]["after"]), len(pieces)) if ender else len(pieces)
-    ttft = settings.time_scale * req.spec.ttft
+    ttft = settings.time_scale * req.ttft
     gap = settings.time_scale / req.spec.tps
     sent = 0
     buf = bytearray(chunks.raw(b'{"role":"assistant","content":""}') + KEEP_ALIVE)

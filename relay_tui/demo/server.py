@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import random
 import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import h11
 
@@ -80,7 +82,8 @@ class DemoRelay:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, time_scale: float = 1.0,
                  accept_keys: Iterable[str] = (DEMO_KEY,), faults: Iterable[dict] | None = None,
                  quota_dialects: Iterable[str] | None = None, report_cost: bool = True, seed: int = 0,
-                 model_overrides: dict[str, dict] | None = None, granted_usd: float = 25.0):
+                 model_overrides: dict[str, dict] | None = None, granted_usd: float = 25.0,
+                 books_path: Path | None = None):
         if time_scale < 0:
             raise ValueError("time_scale must be >= 0")
         self.host, self.port = host, port
@@ -90,12 +93,14 @@ class DemoRelay:
         unknown = self.quota_dialects - set(DIALECTS)
         if unknown:
             raise ValueError(f"unknown quota dialect(s) {', '.join(sorted(unknown))} (known: {', '.join(DIALECTS)})")
-        self.account = Books(granted_usd)
+        self.account = (Books(granted_usd) if books_path is None
+                        else Books.kept_in(books_path, granted_usd))
         self.settings = chat.Settings(seed, time_scale, report_cost, self.account)
         self.board = faults_mod.FaultBoard()
         for spec in faults or ():
             self.board.set(faults_mod.Fault.from_spec(spec))
         self._auto_count = 0
+        self._delays = random.Random(seed)  # first-token delays: varied, the same every run
         self._tasks: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -145,6 +150,7 @@ class DemoRelay:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.account.save()
 
     async def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Serve on the caller's loop until cancelled (or `stop()`); `on_ready(base_url)` once listening."""
@@ -339,7 +345,8 @@ class DemoRelay:
             return await ex.reply(gate, rid)
         req = chat.ChatRequest(requested, spec, data["messages"], stream,
                                bool(isinstance(options, dict) and options.get("include_usage")),
-                               data.get("max_completion_tokens", data.get("max_tokens")))
+                               data.get("max_completion_tokens", data.get("max_tokens")),
+                               spec.first_token_delay(self._delays))
         await (chat.stream if stream else chat.complete)(ex, req, active, self.settings, rid)
 
 

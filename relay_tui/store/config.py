@@ -103,6 +103,13 @@ class Settings:
     ui: dict[str, Any] = field(default_factory=dict)   # other top-level values (UI state)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
+    @property
+    def effective_profile(self) -> str | None:
+        """The profile used when none is named: the active one, else the only one there is."""
+        if self.active_profile is None and len(self.profiles) == 1:
+            return next(iter(self.profiles))
+        return self.active_profile
+
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read and validate config.toml; a missing file is an empty configuration."""
@@ -132,7 +139,8 @@ def save_profile(profile: Profile, *, make_active: bool = False, path: Path | No
 
 
 def remove_profile(name: str, *, path: Path | None = None) -> bool:
-    """Remove a profile (and make no profile active if it was); False if there was none."""
+    """Remove a profile; False if there was none. The only profile left becomes the active one
+    (so what is used is what `profiles list` marks); of several, none is active unless one was."""
     with _edit(path) as doc:
         profiles = doc.get("profiles")
         if profiles is None or name not in profiles:
@@ -140,6 +148,8 @@ def remove_profile(name: str, *, path: Path | None = None) -> bool:
         del profiles[name]
         if doc.get("active_profile") == name:
             del doc["active_profile"]
+        if "active_profile" not in doc and len(profiles) == 1:
+            doc["active_profile"] = next(iter(profiles))
     return True
 
 
@@ -283,7 +293,7 @@ class _Validator:
                     raise self.fail(keys, f"unknown quota dialect (use one of: {', '.join(DIALECTS)})")
                 values[key] = value
             elif key == "key_env":
-                if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+                if not isinstance(value, str) or not is_env_name(value):
                     raise self.fail(keys, "must name an environment variable (letters, digits, _), "
                                           "not hold the key itself")
                 values[key] = value
@@ -364,6 +374,11 @@ class _Validator:
         if not valid:
             raise self.fail(keys, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return value.strip()
+
+
+def is_env_name(value: str) -> bool:
+    """A valid environment variable name (what `key_env` must hold, never the key itself)."""
+    return bool(_ENV_NAME.fullmatch(value))
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -175,6 +175,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX requests_spend ON requests(profile, started_at, model, cost_source, cost_usd,
         error_kind);
     """,
+    # 3: the panes group by the model that answered (an `auto` request under the model the relay
+    # routed it to), kept as a virtual generated column so the indexes on it stay covering.
+    """
+    ALTER TABLE requests ADD COLUMN answered_by TEXT
+        GENERATED ALWAYS AS (COALESCE(served_model, model)) VIRTUAL;
+    DROP INDEX requests_ttft;
+    DROP INDEX requests_total;
+    DROP INDEX requests_tps;
+    DROP INDEX requests_counts;
+    DROP INDEX requests_spend;
+    CREATE INDEX requests_ttft ON requests(profile, answered_by, ttft, started_at)
+        WHERE error_kind IS NULL AND ttft IS NOT NULL;
+    CREATE INDEX requests_total ON requests(profile, answered_by, total, started_at)
+        WHERE error_kind IS NULL AND total IS NOT NULL;
+    CREATE INDEX requests_tps ON requests(profile, answered_by, tokens_per_s, started_at)
+        WHERE error_kind IS NULL AND tokens_per_s IS NOT NULL;
+    CREATE INDEX requests_counts ON requests(profile, answered_by, started_at, error_kind);
+    CREATE INDEX requests_spend ON requests(profile, started_at, answered_by, cost_source,
+        cost_usd, error_kind);
+    CREATE INDEX requests_answered ON requests(profile, answered_by, started_at);
+    """,
 ]
 
 # Columns the latency pane takes percentiles of (each has a partial index, migration 2).
@@ -247,6 +268,12 @@ class RequestRow:
     @property
     def ok(self) -> bool:
         return self.error_kind is None
+
+    @property
+    def answered_by(self) -> str:
+        """The model the relay said answered (an `auto` resolved), else the one asked for: what
+        the latency and spend panes group by."""
+        return self.served_model or self.model
 
 
 @dataclass(frozen=True)
@@ -575,18 +602,20 @@ class History:
 
     def request_counts(self, *, since: float | None = None,
                        profile: str | None = None) -> list[tuple[str, str, int, int]]:
-        """(profile, model, requests, errors) for each profile and model, sorted by both."""
+        """(profile, model, requests, errors) for each profile and model that answered
+        (RequestRow.answered_by), sorted by both."""
         where, args = _window(since, profile)
         stopped = ", ".join("?" * len(NOT_AN_ERROR))
         return [tuple(r) for r in self._read(
-            f"SELECT profile, model, COUNT(*), "
+            f"SELECT profile, answered_by, COUNT(*), "
             f"TOTAL(error_kind IS NOT NULL AND error_kind NOT IN ({stopped})) "
-            f"FROM requests INDEXED BY requests_counts {where} GROUP BY profile, model "
-            f"ORDER BY profile, model", [*NOT_AN_ERROR, *args])]
+            f"FROM requests INDEXED BY requests_counts {where} GROUP BY profile, answered_by "
+            f"ORDER BY profile, answered_by", [*NOT_AN_ERROR, *args])]
 
     def count_values(self, column: str, *, profile: str, model: str,
                      since: float | None = None) -> int:
-        """How many successful requests of this profile and model have a value in `column`."""
+        """How many successful requests of this profile and model (answered_by) have a value in
+        `column`."""
         index, where, args = _ranked(column, profile, model, since)
         return self._read(f"SELECT COUNT(*) FROM requests INDEXED BY {index} {where}", args)[0][0]
 
@@ -607,15 +636,16 @@ class History:
                       since: float | None = None) -> list[float]:
         """The latest `limit` values of `column` of successful requests, oldest first."""
         _, where, args = _ranked(column, profile, model, since)
-        rows = self._read(f"SELECT {column} FROM requests INDEXED BY requests_profile_model "
+        rows = self._read(f"SELECT {column} FROM requests INDEXED BY requests_answered "
                           f"{where} ORDER BY started_at DESC LIMIT ?", [*args, limit])
         return [r[0] for r in reversed(rows)]
 
     def spend(self, *, profile: str, since: float | None = None,
               by: str = "model") -> list[tuple[str, int, float, float, int]]:
         """(key, requests, relay-reported USD, estimated USD, successful requests without a
-        cost) grouped `by` "model" or "day" (local date, YYYY-MM-DD), sorted by key."""
-        key = {"model": "model", "day": "date(started_at, 'unixepoch', 'localtime')"}[by]
+        cost) grouped `by` "model" (the one that answered) or "day" (local date, YYYY-MM-DD),
+        sorted by key."""
+        key = {"model": "answered_by", "day": "date(started_at, 'unixepoch', 'localtime')"}[by]
         where, args = _window(since, profile)
         return [tuple(r) for r in self._read(
             f"SELECT {key} AS k, COUNT(*), "
@@ -624,12 +654,19 @@ class History:
             f"TOTAL(cost_usd IS NULL AND error_kind IS NULL) "
             f"FROM requests INDEXED BY requests_spend {where} GROUP BY k ORDER BY k", args)]
 
+    def first_request_at(self, *, profile: str, since: float | None = None) -> float | None:
+        """When the profile's earliest request (since `since`) started; None when it has none."""
+        where, args = _window(since, profile)
+        return self._read(f"SELECT MIN(started_at) FROM requests INDEXED BY requests_spend "
+                          f"{where}", args)[0][0]
+
     def requests(self, *, since: float | None = None, profile: str | None = None,
                  model: str | None = None, limit: int | None = None) -> list[RequestRow]:
-        """Oldest first; with `limit`, the most recent `limit` of them (still oldest first)."""
+        """Oldest first; with `limit`, the most recent `limit` of them (still oldest first);
+        `model` is the model that answered (RequestRow.answered_by)."""
         conditions, args = [], []
         for column, value, op in (("started_at", since, ">="), ("profile", profile, "="),
-                                  ("model", model, "=")):
+                                  ("answered_by", model, "=")):
             if value is not None:
                 conditions.append(f"{column} {op} ?")
                 args.append(value)
@@ -765,7 +802,7 @@ def _ranked(column: str, profile: str, model: str, since: float | None) -> tuple
     clause repeats the partial index's condition so SQLite can use it."""
     if column not in _PERCENTILE_INDEXES:
         raise ValueError(f"no percentiles of {column!r} (known: {', '.join(PERCENTILE_COLUMNS)})")
-    where = (f"WHERE profile = ? AND model = ? AND error_kind IS NULL AND {column} IS NOT NULL"
+    where = (f"WHERE profile = ? AND answered_by = ? AND error_kind IS NULL AND {column} IS NOT NULL"
              + (" AND started_at >= ?" if since is not None else ""))
     return _PERCENTILE_INDEXES[column], where, [profile, model] + ([since] if since is not None else [])
 
@@ -811,7 +848,8 @@ def _message(r: sqlite3.Row) -> MessageRow:
 
 
 def _request(r: sqlite3.Row) -> RequestRow:
-    return RequestRow(**{**dict(r), "output_tokens_estimated": bool(r["output_tokens_estimated"])})
+    values = {k: r[k] for k in r.keys() if k != "answered_by"}  # a property of the row
+    return RequestRow(**{**values, "output_tokens_estimated": bool(r["output_tokens_estimated"])})
 
 
 def _comparison(r: sqlite3.Row) -> ComparisonRow:

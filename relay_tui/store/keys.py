@@ -1,10 +1,14 @@
-"""API keys: the OS keyring (service "relay-tui", one entry per profile) or an environment variable.
+"""API keys: the OS keyring (service "relay-tui", one entry per profile) or an environment variable,
+or, only when the user asks for it, a plain file readable by them alone.
 
 An environment variable wins over the keyring when set, so scripts and CI need no keyring: first
 the profile's own `key_env` (a key meant for that relay only), then `RELAY_TUI_API_KEY` (for any
-relay), so the global variable never shadows the one a profile names for itself. Without a usable
-keyring the user is told to use the variable: keys never fall back to a plain file, so
-keyrings.alt's PlaintextKeyring counts as no keyring. The time a key was stored is kept in
+relay), so the global variable never shadows the one a profile names for itself. Then the
+keyring, then the key file. Keys never fall back to a plain file on their own: keyrings.alt's
+PlaintextKeyring counts as no keyring, and the key file (`keys.json` beside config.toml, mode
+0600) is written only by `set_key(..., insecure_file=True)` — `keys set --insecure-storage` or
+the first-run form's explicit choice, both warned — as gh's `--insecure-storage` does for
+machines without a keyring (SSH sessions, containers, WSL). The time a key was stored is kept in
 `key-meta.json` (never the key) for the rotation reminder. `keyring` is imported only when a key
 is needed: it costs ~90 ms.
 """
@@ -18,13 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from relay_tui.store.paths import state_dir
+from relay_tui.store.paths import config_dir, state_dir
 from relay_tui.store.profile import Profile
 
 SERVICE = "relay-tui"
 ENV_VAR = "RELAY_TUI_API_KEY"
 ROTATE_AFTER_DAYS = 90
 _META_FILE = "key-meta.json"
+KEY_FILE = "keys.json"
+FILE_SOURCE = "file (plain text)"
 
 
 class KeyringUnavailable(Exception):
@@ -42,7 +48,8 @@ def get_key(profile: Profile) -> str | None:
 
 
 def key_source(profile: Profile) -> str | None:
-    """Where `get_key` finds the key ("env NAME" or "keyring"), None when nowhere (or no keyring)."""
+    """Where `get_key` finds the key ("env NAME", "keyring" or FILE_SOURCE), None when nowhere
+    (or no keyring)."""
     try:
         source, _ = _lookup(profile)
     except KeyringUnavailable:
@@ -50,32 +57,45 @@ def key_source(profile: Profile) -> str | None:
     return source
 
 
-def set_key(profile_name: str, key: str) -> None:
-    """Store a key in the keyring and note when (not what) it was stored."""
-    _call("store the key in", "set_password", profile_name, key, secret=key)
+def set_key(profile_name: str, key: str, *, insecure_file: bool = False) -> None:
+    """Store a key in the keyring (or, asked for, the key file) and note when (not what) it was
+    stored. A key moved into the keyring leaves the file."""
+    if insecure_file:
+        _write_key_file({**_read_key_file(), profile_name: key})
+    else:
+        _call("store the key in", "set_password", profile_name, key, secret=key)
+        _forget_file_key(profile_name)
     meta = _read_meta()
     meta[profile_name] = {"set_at": time.time()}
     _write_meta(meta)
 
 
 def delete_key(profile_name: str) -> bool:
-    """Remove the profile's keyring entry; False when there was none."""
-    from keyring.errors import PasswordDeleteError
-
-    if _call("read", "get_password", profile_name) is None:
-        removed = False
-    else:
-        try:
-            _call("delete the key from", "delete_password", profile_name)
-            removed = True
-        except KeyringUnavailable as exc:
-            if not isinstance(exc.__cause__, PasswordDeleteError):
-                raise
-            removed = False
+    """Remove the profile's key from the keyring and the key file; False when neither had one."""
+    removed = _forget_file_key(profile_name)
+    try:
+        removed = _delete_from_keyring(profile_name) or removed
+    except KeyringUnavailable:
+        if not removed:  # nothing was deleted: say why
+            raise
     meta = _read_meta()
     if meta.pop(profile_name, None) is not None:
         _write_meta(meta)
     return removed
+
+
+def _delete_from_keyring(profile_name: str) -> bool:
+    from keyring.errors import PasswordDeleteError
+
+    if _call("read", "get_password", profile_name) is None:
+        return False
+    try:
+        _call("delete the key from", "delete_password", profile_name)
+    except KeyringUnavailable as exc:
+        if not isinstance(exc.__cause__, PasswordDeleteError):
+            raise
+        return False
+    return True
 
 
 def mask(key: str) -> str:
@@ -101,6 +121,19 @@ def needs_rotation(profile_name: str, days: float = ROTATE_AFTER_DAYS) -> bool:
     return age is not None and age >= days
 
 
+def keyring_available() -> bool:
+    """Whether an OS keyring can hold keys here (the first-run form offers it only then)."""
+    try:
+        _backend(None)
+    except KeyringUnavailable:
+        return False
+    return True
+
+
+def key_file_path() -> Path:
+    return config_dir() / KEY_FILE
+
+
 # -- internals ----------------------------------------------------------------------------------
 
 def _lookup(profile: Profile) -> tuple[str | None, str | None]:
@@ -108,8 +141,16 @@ def _lookup(profile: Profile) -> tuple[str | None, str | None]:
         value = os.environ.get(var, "").strip() if var else ""
         if value:
             return f"env {var}", value
-    key = _call("read", "get_password", profile.name, key_env=profile.key_env)
-    return ("keyring", key) if key else (None, None)
+    try:
+        key = _call("read", "get_password", profile.name, key_env=profile.key_env)
+    except KeyringUnavailable:
+        key = None
+        if profile.name not in _read_key_file():
+            raise
+    if key:
+        return "keyring", key
+    key = _read_key_file().get(profile.name)
+    return (FILE_SOURCE, key) if key else (None, None)
 
 
 def _call(action: str, method: str, *args: str, secret: str | None = None,
@@ -179,3 +220,39 @@ def _write_meta(meta: dict[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
     os.replace(tmp, path)
+
+
+def _read_key_file() -> dict[str, str]:
+    try:
+        data = json.loads(key_file_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def _write_key_file(entries: dict[str, str]) -> None:
+    """Replace the key file atomically, created 0600 (never readable by others, not even briefly);
+    an empty one is removed."""
+    path = key_file_path()
+    if not entries:
+        path.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle, indent=1, sort_keys=True)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _forget_file_key(profile_name: str) -> bool:
+    entries = _read_key_file()
+    if entries.pop(profile_name, None) is None:
+        return False
+    _write_key_file(entries)
+    return True

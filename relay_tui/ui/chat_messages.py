@@ -199,16 +199,22 @@ class AnswerBlock(Vertical):
         self.add_class("-error")
         self._status(f"✗ {message}")
 
-    def stopped(self, state: str = "stopped", cost: Cost | None = None) -> None:
-        """Marked stopped (or interrupted), with what is known: model, TTFT, tokens, a cost estimate."""
+    def stopped(self, state: str = "stopped", cost: Cost | None = None,
+                ttft: float | None = None, served_model: str | None = None) -> None:
+        """Marked stopped (or interrupted), with what is known: model, TTFT, tokens, a cost
+        estimate. `ttft` and `served_model` are the client's (what the request log keeps)."""
         live = self._live
         self._end()
         self.add_class("-stopped")
         parts = [f"■ {state}" + (" (partial answer kept)" if self.text else "")]
         if self.text or self.reasoning:
-            parts.append(neutralise(self.model))
-            if live and self.first is not None:
-                parts.append(f"TTFT {fmt_seconds(self.first - self.started)}")
+            model = self.model if not served_model or served_model == self.model else \
+                f"{self.model} → {served_model}"
+            parts.append(neutralise(model))
+            if ttft is None and live and self.first is not None:
+                ttft = self.first - self.started
+            if ttft is not None:
+                parts.append(f"TTFT {fmt_seconds(ttft)}")
             chars = self.chars if live else len(self.text) + len(self.reasoning)
             parts.append(f"{estimate_tokens(chars)}~ tok so far")
             if cost is not None:

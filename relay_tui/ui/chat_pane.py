@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from contextlib import aclosing
 
 from rich.text import Text
 from textual import on, work
@@ -38,6 +39,7 @@ from relay_tui.ui.chat_dialogs import (
 )
 from relay_tui.ui.chat_messages import AnswerBlock, UserMessage, estimate_tokens
 from relay_tui.ui.pickers import InOrderInput, keys_in_order
+from relay_tui.ui.toast_text import fold_paths, toast_width
 
 MAX_MOUNTED = 40
 """Messages kept as widgets; older ones are only in the history (and in exports)."""
@@ -50,7 +52,8 @@ NARROW = 100
 """Below this width the sidebar starts hidden (ctrl+b shows it)."""
 WELCOME = ("Type a prompt and press Enter to send it (ctrl+j adds a new line).\n"
            "ctrl+b conversations · ctrl+t model · F8 system prompt and temperature · F1 every key\n"
-           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code block")
+           "shift+tab selects an answer (up/down for others): F10 copies it, ctrl+s a code "
+           "block; typing, Enter or Esc goes back to the prompt")
 
 
 class PromptArea(TextArea):
@@ -83,7 +86,8 @@ class ChatPane(Horizontal):
     BINDINGS = [
         Binding("enter", "send", "Send the prompt", show=False),
         Binding("ctrl+j,shift+enter", "newline", "New line in the prompt", show=False),
-        Binding("escape", "stop", "Stop", tooltip="Stop the answer (the partial text is kept)"),
+        Binding("escape", "stop", "Stop", tooltip="Stop the answer (the partial text is kept); with "
+                "an answer selected, back to the prompt"),
         Binding("ctrl+r", "regenerate", "Regenerate", tooltip="Regenerate the last answer"),
         Binding("ctrl+n", "new", "New chat"),
         Binding("ctrl+t", "app.pick_model", "Model", tooltip="Switch model (also mid-conversation)"),
@@ -123,6 +127,7 @@ class ChatPane(Horizontal):
         self._live: AnswerBlock | None = None
         self._editing: int | None = None  # id of the prompt being edited
         self._sidebar_choice: bool | None = None  # None = automatic by width
+        self._narrow: bool | None = None  # the width was below NARROW at the last resize
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -222,6 +227,32 @@ class ChatPane(Horizontal):
         elif self._editing is not None:
             self._set_editing(None)
             self.query_one(PromptArea).clear()
+        elif self._answer_selected():
+            self.query_one(PromptArea).focus()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """`r` and Delete act on the conversation list only when it has the focus: with an
+        answer selected, they are letters typed for the prompt (on_key)."""
+        if action in ("rename", "delete"):
+            return self.query_one("#chat-list", OptionList).has_focus
+        return True
+
+    def _answer_selected(self) -> bool:
+        focused = self.app.focused
+        return focused is not None and any(isinstance(node, AnswerBlock)
+                                           for node in focused.ancestors_with_self)
+
+    def on_key(self, event) -> None:
+        """With an answer selected, typing goes to the prompt (it was lost) and Enter returns
+        there: the selection is for copying, and the prompt is where text belongs."""
+        if not self._answer_selected() or not (event.is_printable or event.key == "enter"):
+            return
+        event.stop()
+        event.prevent_default()
+        area = self.query_one(PromptArea)
+        area.focus()
+        if event.is_printable and event.character:
+            area.insert(event.character)
 
     def action_regenerate(self) -> None:
         if not self._idle_conversation():
@@ -282,13 +313,16 @@ class ChatPane(Horizontal):
             events = (conv.send(prompt, on_retry=block.retrying) if prompt is not None
                       else conv.answer(on_retry=block.retrying))
             done: Done | None = None
-            async for event in events:
-                if isinstance(event, Delta):
-                    block.append(event.text)
-                elif isinstance(event, Reasoning):
-                    block.add_reasoning(event.text)
-                elif isinstance(event, Done):
-                    done = event
+            # closed here when the worker is cancelled (Esc, quitting), so the answer is saved as
+            # stopped now; left to the loop's shutdown, it ran after the history had closed
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, Delta):
+                        block.append(event.text)
+                    elif isinstance(event, Reasoning):
+                        block.add_reasoning(event.text)
+                    elif isinstance(event, Done):
+                        done = event
             block.done(done, conv.model)
         except RelayError as exc:
             if block is None:
@@ -299,7 +333,10 @@ class ChatPane(Horizontal):
             self._unsaved(exc, prompt, block)
         except asyncio.CancelledError:
             if block is not None:
-                block.stopped(cost=self._estimate(block, prompt_chars))
+                live = self.conversation.metrics if self.conversation is not None else None
+                served = live.served_model if live else None
+                block.stopped(cost=self._estimate(block, prompt_chars, served),
+                              ttft=live.ttft if live else None, served_model=served)
             raise
         finally:
             self._live = None
@@ -319,8 +356,9 @@ class ChatPane(Horizontal):
             block.failed(line)
         self.notify(line, title="Chat", severity="error", timeout=30)
 
-    def _estimate(self, block: AnswerBlock, prompt_chars: int) -> Cost | None:
-        """A stopped answer's cost from list prices, its tokens estimated from characters."""
+    def _estimate(self, block: AnswerBlock, prompt_chars: int, served: str | None) -> Cost | None:
+        """A stopped answer's cost from the list prices of the model that answered (`auto`
+        has none), its tokens estimated from characters."""
         from relay_tui.core.events import Usage
         from relay_tui.core.pricing import cost_for
 
@@ -329,7 +367,7 @@ class ChatPane(Horizontal):
             return None
         usage = Usage(prompt_tokens=estimate_tokens(prompt_chars),
                       completion_tokens=estimate_tokens(block.chars))
-        return cost_for(session.profile, block.model, usage)
+        return cost_for(session.profile, served or block.model, usage)
 
     async def _conversation_for(self, prompt: str | None) -> Conversation:
         """The current conversation on the app's model, started with this prompt if there is none."""
@@ -495,8 +533,13 @@ class ChatPane(Horizontal):
             self.query_one(PromptArea).focus()
 
     def on_resize(self) -> None:
+        """Below NARROW the sidebar hides; crossing NARROW either way forgets an earlier ctrl+b
+        (shown at 160 columns, it took 31 of 80)."""
+        narrow = self.size.width < NARROW
+        if narrow != self._narrow:
+            self._narrow, self._sidebar_choice = narrow, None
         if self._sidebar_choice is None:
-            self.set_class(self.size.width < NARROW, "-no-sidebar")
+            self.set_class(narrow, "-no-sidebar")
 
     def action_search(self) -> None:
         self._sidebar_choice = True
@@ -580,7 +623,7 @@ class ChatPane(Horizontal):
         except ExportError as exc:
             self.notify(str(exc), title="Export", severity="error")
             return
-        self.notify("\n".join(str(p) for p in paths), title="Exported", timeout=8)
+        self.notify(fold_paths(paths, toast_width(self.app.size.width)), title="Exported", timeout=8)
 
     def action_copy_answer(self) -> None:
         block, which = self._selected_answer()

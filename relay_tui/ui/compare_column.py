@@ -23,6 +23,9 @@ from relay_tui.core.summary import fmt_cost, fmt_seconds
 from relay_tui.ui.stream_view import StreamView
 
 LABELS = "ABCDEFGH"
+BLIND_FIGURES = Text("figures hidden until you vote (F7)\n(speed and cost identify models)",
+                     style="dim")
+"""A blind column's figures: a model's latency, speed, length and price identify it."""
 STORED_STATES = {"stopped": "■ stopped", "interrupted": "■ interrupted",
                  "unsaved": "■ no answer saved"}
 
@@ -150,7 +153,8 @@ class CompareColumn(Vertical):
             title.append(f" → {neutralise(served)}")
         state, colour = self._state(blind)
         title.append("  ").append(state, style=colours.get(colour, "dim"))
-        self.head.update(Text("\n").join([title, self._figures(stable)]))
+        figures = BLIND_FIGURES if blind else self._figures(stable)
+        self.head.update(Text("\n").join([title, figures]))
         if self.error is not None:
             self.error_box.update(Text(str(self.error)))
 

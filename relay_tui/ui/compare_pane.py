@@ -125,16 +125,21 @@ class ComparePane(Vertical):
     ComparePane #cmp-summary.-shown { display: block; }
     """
 
+    # Short descriptions for the footer; the tooltips are what F1 help shows.
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+r", "run", "Run", tooltip="Run the prompt on every chosen model at once"),
         Binding("f6", "rerun", "Rerun", tooltip="Re-run the last prompt (blind if blind mode is on)"),
-        Binding("escape", "stop", "Stop", show=False),
-        Binding("ctrl+l", "choose_models", "Models"),
-        Binding("ctrl+b", "toggle_blind", "Blind"),
-        Binding("f7", "vote", "Vote"),
-        Binding("ctrl+n", "continue_chat", "As chat", show=False),
-        Binding("f8", "export", "Export"),
-        Binding("ctrl+g", "batch", "Batch", show=False),
+        Binding("escape", "stop", "Stop", show=False,
+                tooltip="Stop every streaming column (the partial answers are kept)"),
+        Binding("ctrl+l", "choose_models", "Models", tooltip="Choose the 2–8 models to compare"),
+        Binding("ctrl+b", "toggle_blind", "Blind",
+                tooltip="Blind mode on/off: names and figures hidden until you vote"),
+        Binding("f7", "vote", "Vote", tooltip="Vote for the best answer (reveals blind columns)"),
+        Binding("ctrl+n", "continue_chat", "As chat", show=False,
+                tooltip="Continue one column's answer as a chat"),
+        Binding("f8", "export", "Export", tooltip="Export the comparison (Markdown, JSON, CSV)"),
+        Binding("ctrl+g", "batch", "Batch", show=False,
+                tooltip="Run a batch: every prompt of a file on every chosen model"),
         Binding("f9", "open_past", "Past runs", show=False,  # the footer is full at 80 columns
                 tooltip="Open a past comparison or batch prompt from the history (no request is made)"),
     ]
@@ -414,11 +419,14 @@ class ComparePane(Vertical):
         rates), shortened to fit; a line that still does not fit is cut with "…"."""
         ranks = [(label, index, value) for label, (index, value) in result.ranked().items()
                  if not (self.stable_figures and label in TIMING_LABELS)]
+        if self.hidden:  # the fastest, cheapest and longest would tell the models apart
+            ranks = []
         wordings = [_per_rank(ranks, self._shown_name), _per_winner(ranks, self._shown_name, SUMMARY_LABELS),
                     _per_winner(ranks, self._shown_name, TERSE_LABELS),
                     _per_winner(ranks, lambda index: LABELS[index], TERSE_LABELS)]
         first = next((w for w in wordings if cell_len(w) <= width), wordings[-1]) if ranks \
-            else "No column finished."
+            else "The figures and the ranking show after the vote." \
+            if self.hidden else "No column finished."
         states = self._state_wordings(result)
         state = next((w for w in states if cell_len(w) <= width), states[-1]) if states else ""
         if not state and cell_len(first) > width:  # the ranks may take both lines
@@ -587,6 +595,10 @@ class ComparePane(Vertical):
         if self.comparison_id is None:
             self.notify("Run a comparison first", title="Compare", severity="warning")
             return
+        if self.hidden:
+            self.notify("Vote first (F7): the export names the models and their figures",
+                        title="Compare", severity="warning")
+            return
         if fmt is None:
             self.app.push_screen(ChoiceScreen("Export this comparison as", list(EXPORT_FORMATS)),
                                  self._export)
@@ -603,7 +615,9 @@ class ComparePane(Vertical):
         except ExportError as exc:
             self.notify(str(exc), title="Export", severity="error")
             return
-        self.notify(str(path), title="Exported")
+        from relay_tui.ui.toast_text import fold_path, toast_width
+
+        self.notify(fold_path(path, toast_width(self.app.size.width)), title="Exported")
 
     def action_batch(self) -> None:
         from relay_tui.ui.compare_batch import BatchScreen

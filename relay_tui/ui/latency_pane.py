@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Sparkline, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from relay_tui.core import telemetry
 from relay_tui.core.errors import RelayError
@@ -43,7 +43,7 @@ class LatencyPane(Vertical, can_focus=False):
     LatencyPane #latency-filter { height: auto; color: $text-muted; }
     LatencyPane #latency-table { height: auto; max-height: 10; }
     LatencyPane #latency-spark-label { height: 1; margin-top: 1; }
-    LatencyPane #latency-spark { height: 2; }
+    LatencyPane #latency-spark { height: 2; color: $accent; }
     LatencyPane #latency-requests { height: 1fr; min-height: 4; margin-top: 1; }
     LatencyPane #latency-waterfall { height: auto; }
     LatencyPane #probe-row { height: auto; }
@@ -79,7 +79,7 @@ class LatencyPane(Vertical, can_focus=False):
         table.add_columns(*TABLE_COLUMNS)
         yield table
         yield Static(id="latency-spark-label")
-        yield Sparkline([], id="latency-spark", summary_function=max)
+        yield Static(id="latency-spark")
         requests = DataTable(id="latency-requests", cursor_type="row")
         requests.add_columns("when", "kind", "result", "TTFT ms", "total ms", "tok", "tok/s", "cost $")
         yield requests
@@ -196,20 +196,20 @@ class LatencyPane(Vertical, can_focus=False):
     def _show_model(self) -> None:
         """The sparkline and recent requests of the highlighted profile and model."""
         label = self.query_one("#latency-spark-label", Static)
-        spark = self.query_one("#latency-spark", Sparkline)
+        spark = self.query_one("#latency-spark", Static)
         requests = self.query_one("#latency-requests", DataTable)
         requests.clear()
         chosen = self._rows.get(self._highlighted_row() or "")
         if chosen is None:
             label.update("No requests in this window yet: chat, compare, or run a probe (ctrl+n).")
-            spark.data = []
+            spark.display = False
             self.query_one("#latency-waterfall", Static).update("")
             return
         profile, model = chosen
         ttfts = recent_ttfts(self.app.history, profile=profile, model=model, limit=SPARK,
                              since=self.since)
-        spark.data = [t * 1000 for t in ttfts]
         spark.display = len(ttfts) >= 2  # one sample drew a solid bar across the pane: no trend
+        spark.update(ttft_bars([t * 1000 for t in ttfts], max(20, self.size.width - 2)))
         span = f"{min(ttfts) * 1000:.0f}–{max(ttfts) * 1000:.0f} ms" if ttfts else "none succeeded"
         plural = "s" if len(ttfts) != 1 else ""
         where = neutralise(f" request{plural} to {model} via {profile}: ")
@@ -306,6 +306,30 @@ class LatencyPane(Vertical, can_focus=False):
         self.action_cancel_probe()
 
 
+SPARK_ROWS = 2
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def ttft_bars(values_ms: list[float], width: int) -> Text:
+    """Recent TTFTs as bars on a zero-based axis, one column each (newest right), labelled with
+    the top of the scale and 0: a min-to-max sparkline drew 802 and 816 ms as full height and
+    nothing, with no scale."""
+    top = max(values_ms, default=0.0) or 1.0
+    labels = (f"{top:.0f} ms ┤", "0 ms ┤")
+    room = max(1, width - max(map(len, labels)))
+    shown = values_ms[-room:]
+    levels = [round(v / top * SPARK_ROWS * 8) for v in shown]
+    text = Text()
+    for row in range(SPARK_ROWS):
+        label = labels[0] if row == 0 else labels[1] if row == SPARK_ROWS - 1 else "│"
+        text.append(label.rjust(max(map(len, labels))), style="dim")
+        floor = (SPARK_ROWS - 1 - row) * 8
+        text.append("".join(BLOCKS[min(8, max(0, level - floor))] for level in levels))
+        if row < SPARK_ROWS - 1:
+            text.append("\n")
+    return text
+
+
 def _plain(cells) -> tuple[Text, ...]:
     """Table cells as plain text: a str cell would be Rich markup, and model ids, profile names
     and request ids come from relays and config ("[/v1]" in one would crash the table)."""
@@ -316,7 +340,7 @@ def _request_cells(row, now: float) -> tuple[str, ...]:
     when = time.localtime(row.started_at)
     shown = time.strftime("%H:%M:%S" if now - row.started_at < 86400 else "%m-%d %H:%M", when)
     result = "ok" if row.ok else (row.error_kind or "error")
-    if row.status and not row.ok:
+    if row.status and row.status >= 400 and not row.ok:  # a stopped or mid-stream failure had a 200
         result += f" {row.status}"
     tokens = "–" if row.output_tokens is None else f"{row.output_tokens}{'~' if row.output_tokens_estimated else ''}"
     rate = "–" if row.tokens_per_s is None else f"{row.tokens_per_s:.1f}"

@@ -43,16 +43,16 @@ class ProbeForm(ModalScreen[ProbeSpec | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Probe: N requests per model at concurrency C, logged like any request.",
+            yield Static("Probe: N requests per model, C at a time, logged like any request.",
                          classes="dim")
             yield Label("Models (comma-separated)")
             yield Input(", ".join(self.models), id="probe-models")
             with Horizontal():
                 with Vertical():
-                    yield Label("Requests per model (N)")
+                    yield Label("N per model")
                     yield Input("10", id="probe-n", type="integer")
                 with Vertical():
-                    yield Label("Concurrency (C)")
+                    yield Label("C at a time")
                     yield Input("2", id="probe-c", type="integer")
                 with Vertical():
                     yield Label("Max tokens")

@@ -58,6 +58,11 @@ class InOrderInput(Input):
         if not await keys_in_order(self, event, handled_here=event.is_printable):
             await super()._on_key(event)
 
+    def _on_blur(self, event: events.Blur) -> None:
+        """Left, a field shows the start of its value (a long list of models showed its tail)."""
+        super()._on_blur(event)
+        self.scroll_to(x=0, animate=False, immediate=True)
+
 
 def fuzzy_filter(query: str, items: list[str]) -> list[str]:
     """Items matching `query`, best first; all of them, in order, for an empty query."""
@@ -201,22 +206,25 @@ class ProfilePicker(FuzzyPicker):
         from relay_tui.store.config import ConfigError, load_settings
 
         try:
-            profiles = list(load_settings().profiles)
+            settings = load_settings()
+            profiles = list(settings.profiles)
         except ConfigError as exc:
             self.set_items([DEMO_CHOICE], str(exc))
             return
+        self.active = settings.effective_profile
         self.set_items(profiles + [DEMO_CHOICE, ADD_CHOICE],
-                       "Enter switches to it · the last entry adds a profile")
+                       "Enter switches and makes it active · the last adds one")
 
     def label_for(self, item: str) -> str:
-        if self.current is not None and item == self.current.profile.name:
-            return f"{item}  (current)"
-        return item
+        marks = [word for word, on in (
+            ("current", self.current is not None and item == self.current.profile.name),
+            ("active", item == getattr(self, "active", None))) if on]
+        return f"{item}  ({', '.join(marks)})" if marks else item
 
     def choose(self, item: str) -> None:
         from relay_tui.core.session import demo_session, open_session
         from relay_tui.core.target import SetupError
-        from relay_tui.store.config import ConfigError
+        from relay_tui.store.config import ConfigError, set_active_profile
         from relay_tui.store.keys import KeyringUnavailable
 
         if item == ADD_CHOICE:
@@ -229,6 +237,9 @@ class ProfilePicker(FuzzyPicker):
                 session = demo_session(self.history)
             else:
                 session = open_session(self.history, profile_name=item)
+                if item != self.active:  # as `relay-tui profiles use`: the next start opens it too
+                    set_active_profile(item)
+                    self.app.notify(f"{item} is now the active profile", title="Profile")
         except (SetupError, ConfigError, KeyringUnavailable) as exc:
             self.show_note(str(exc))
             return

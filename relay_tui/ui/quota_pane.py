@@ -26,6 +26,7 @@ from relay_tui.core.errors import RelayError
 from relay_tui.core.quota import QuotaReading, read_quota
 from relay_tui.core.sanitize import neutralise
 from relay_tui.core.stats import crossed, project, spend_by_day, spend_by_model, store_reading
+from relay_tui.core.summary import fmt_amounts, fmt_span
 from relay_tui.store import keys
 from relay_tui.store.history import RequestRow
 
@@ -199,9 +200,11 @@ class QuotaPane(VerticalScroll, can_focus=True):
         if reading is None:
             text.append(self.problem or "reading the balance…")
             return text
-        rows = [("granted", "unlimited" if reading.unlimited else _amount(reading.granted, reading.unit)),
-                ("used", _amount(reading.used, reading.unit)),
-                ("remaining", "unlimited" if reading.unlimited else _amount(reading.remaining, reading.unit)),
+        granted, used, remaining = fmt_amounts(
+            [reading.granted, reading.used, reading.remaining], reading.unit)
+        rows = [("granted", "unlimited" if reading.unlimited else granted),
+                ("used", used),
+                ("remaining", "unlimited" if reading.unlimited else remaining),
                 ("unit", reading.unit),
                 ("read from", f"{reading.dialect} at {_clock(reading.read_at)}")]
         for label, value in rows:
@@ -238,12 +241,7 @@ def _fraction(row) -> float | None:
 
 
 def _amount(value: float | None, unit: str) -> str:
-    if value is None:
-        return "?"
-    if unit.upper() == "USD":
-        digits = 6 if abs(value) < 1 else 4 if abs(value) < 100 else 2
-        return f"${value:,.{digits}f}"
-    return f"{value:,.4f} {unit}"
+    return fmt_amounts([value], unit)[0]
 
 
 def _clock(at: float) -> str:
@@ -274,9 +272,15 @@ def _delta_line(before: QuotaReading, after: QuotaReading, rows: list[RequestRow
 
 def _projection_text(p) -> Text:
     text = Text()
-    span = "1 day" if p.span_days <= 1 else f"{p.span_days:.1f} days"
-    text.append(f"Burn rate (over the last {span}): ", style="bold")
-    text.append(f"${p.per_day:.4f}/day (relay ${p.relay_usd:.4f} + est. ${p.estimated_usd:.4f})")
+    spent = p.relay_usd + p.estimated_usd
+    split = f"relay ${p.relay_usd:.4f} + est. ${p.estimated_usd:.4f}"
+    if p.per_day is None:  # less than a day of requests: a daily rate would be a guess
+        text.append(f"Spent since the first request {fmt_span(p.span_days * 86400)} ago: ",
+                    style="bold")
+        text.append(f"${spent:.4f} ({split}) · {p.note}")
+        return text
+    text.append(f"Burn rate (over the last {fmt_span(p.span_days * 86400)}): ", style="bold")
+    text.append(f"${p.per_day:.4f}/day ({split})")
     if p.runs_out is not None:
         text.append(f" → runs out in {p.days_left:,.1f} days, on {p.runs_out.isoformat()}")
     else:
@@ -293,9 +297,13 @@ def _bar(relay: float, estimated: float, scale: float, width: int) -> str:
     return "█" * solid + "▒" * shaded
 
 
+LEGEND = "relay-reported ███ · estimated ▒▒▒"
+"""Swatches as long as a short bar, so they read as the bars' key (a lone glyph in a title read
+as a box that failed to render)."""
+
+
 def _by_model(rows) -> Group:
-    title = Text(f"Spend by model, last {SPEND_DAYS} days (█ relay-reported, ▒ estimated)",
-                 style="bold")
+    title = Text.assemble((f"Spend by model, last {SPEND_DAYS} days  ", "bold"), (LEGEND, ""))
     table = Table(box=None, expand=False, pad_edge=False)
     for name in ("model", "req", "relay $", "est. $", "no cost", ""):
         table.add_column(name, justify="left" if name in ("model", "") else "right", no_wrap=True)
@@ -310,7 +318,12 @@ def _by_model(rows) -> Group:
 
 
 def _by_day(rows) -> Group:
-    title = Text(f"Spend by day, last {CHART_DAYS} days", style="bold")
+    """One row per day from the first with requests (a fresh history showed 13 rows of dots)."""
+    first = next((i for i, r in enumerate(rows) if r.requests), len(rows) - 1)
+    rows = rows[first:]
+    since = time.strftime("%a %m-%d", time.strptime(rows[0].key, "%Y-%m-%d"))
+    title = Text(f"Spend by day, last {CHART_DAYS} days" if first == 0 else
+                 f"Spend by day, since {since} (the first request in {CHART_DAYS} days)", style="bold")
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column("day", no_wrap=True)
     table.add_column("$", justify="right", no_wrap=True)
