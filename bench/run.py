@@ -21,7 +21,17 @@ Rows (targets from issue 6):
   7. telemetry: bench req/s with every request logged and telemetry exporting to a collector
      that is down, over the same with telemetry off (target: within 2 %, issue 14).
 
-    python bench/run.py [--repeat N] [--json PATH] [--full-render] [--smoke]
+    python bench/run.py [--repeat N] [--json PATH] [--full-render] [--smoke] [--rows ID,...]
+    python bench/run.py --check [--rows ID,...]     # before submitting a change
+    python bench/run.py --record [--rows ID,...]    # write the figures into bench/RESULTS.md
+
+Every row has a stable id (its group first: throughput-httpx-c50, render-1x800-at-400, ...) and
+a checked figure: its ratio to the baseline measured beside it where it has one, since absolute
+times on a shared machine move 2x from day to day. --check re-measures the rows selected (all by
+default; a group is measured whole) and exits 1 naming every row whose checked figure is more
+than 10 % worse than the one bench/RESULTS.md records; a row that fails is measured once more
+and keeps its better figure. --record replaces the recorded rows of the ids measured. Both use
+the full render sizes, the ones recorded. A new row needs only an id and a checked figure.
 
 --smoke runs everything with tiny sizes in seconds (the test suite runs it to check the scripts);
 its figures mean nothing. The openai row needs `pip install openai` (bench/requirements.txt); it
@@ -35,9 +45,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import pty
 import re
-import select
 import signal
 import statistics
 import subprocess
@@ -50,6 +58,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import results  # noqa: E402
 
 MODEL = "gpt-4.1"
 PROMPT = [{"role": "user", "content": "Say hello in one short sentence."}]
@@ -83,11 +93,30 @@ class Row:
     target: str = "-"
     met: bool | None = None
     note: str = ""
+    id: str = ""                   # stable: bench/RESULTS.md and --check know the row by it
+    checked: float | None = None   # the figure --check compares: the ratio to the baseline, where
+    higher_is_better: bool = False  # the row has one (absolute times vary 2x day to day here)
+    slack: float = 0.0             # in the checked figure's unit: changes this small are noise
+    load: float = dataclasses.field(default_factory=results.load)  # when it was measured
 
     def cells(self) -> tuple[str, ...]:
         verdict = {True: "yes", False: "NO", None: "-"}[self.met]
         ratio = "-" if self.ratio is None else f"{self.ratio:.2f}"
-        return (self.name, self.value, self.baseline, ratio, self.target, verdict, self.note)
+        return (self.id, self.name, self.value, self.baseline, ratio, self.target, verdict,
+                self.checked_cell(), f"{self.load:.2f}", self.note)
+
+    def checked_cell(self) -> str:
+        if self.checked is None:
+            return "-"
+        return f"{self.checked:.3g} ({'higher' if self.higher_is_better else 'lower'} is better)"
+
+    def regressed(self, recorded: float, tolerance: float) -> bool:
+        """Whether the checked figure is worse than `recorded` by more than `tolerance` of it
+        plus `slack`."""
+        allowed = abs(recorded) * tolerance + self.slack
+        if self.higher_is_better:
+            return self.checked < recorded - allowed
+        return self.checked > recorded + allowed
 
 
 def ms(seconds: float) -> str:
@@ -235,17 +264,20 @@ def throughput(url: str, sizes: Sizes, repeat: int) -> list[Row]:
             rates[name].append(asyncio.run(runners[name](url, sizes.requests, sizes.concurrency)))
             cpu[name].append((time.process_time() - started) / (sizes.requests + sizes.concurrency))
     label = f"n={sizes.requests}, c={sizes.concurrency}, time_scale 0"
-    rows = [ratio_row(f"throughput vs bare httpx ({label})", rates, cpu, "httpx", 0.9)]
+    rows = [ratio_row(f"throughput vs bare httpx ({label})", rates, cpu, "httpx", 0.9,
+                      f"throughput-httpx-c{sizes.concurrency}")]
     if "openai" in rates:
-        rows.append(ratio_row(f"throughput vs openai AsyncOpenAI ({label})", rates, cpu, "openai", 1.0))
+        rows.append(ratio_row(f"throughput vs openai AsyncOpenAI ({label})", rates, cpu, "openai", 1.0,
+                              f"throughput-openai-c{sizes.concurrency}"))
     else:
         rows.append(Row(f"throughput vs openai AsyncOpenAI ({label})", "skipped", target=">= 1.00",
-                        note="openai not installed: pip install -r bench/requirements.txt"))
+                        note="openai not installed: pip install -r bench/requirements.txt",
+                        id=f"throughput-openai-c{sizes.concurrency}"))
     return rows
 
 
 def ratio_row(name: str, rates: dict[str, list[float]], cpu: dict[str, list[float]], base: str,
-              target: float) -> Row:
+              target: float, row_id: str) -> Row:
     """Wall-clock req/s ratio (the target), and client CPU per request beside it: on a loaded
     machine the wall ratio swings with other processes, CPU per request much less."""
     ratios = [a / b for a, b in zip(rates["relay-tui"], rates[base])]
@@ -254,7 +286,8 @@ def ratio_row(name: str, rates: dict[str, list[float]], cpu: dict[str, list[floa
     return Row(name, f"{median(rates['relay-tui']):.0f} req/s", f"{median(rates[base]):.0f} req/s",
                ratio, f">= {target:.2f}", ratio >= target,
                f"median of {len(ratios)} paired runs, ratios {min(ratios):.2f}-{max(ratios):.2f}; "
-               f"client CPU/request {mine * 1e6:.0f} vs {theirs * 1e6:.0f} us ({theirs / mine:.2f})")
+               f"client CPU/request {mine * 1e6:.0f} vs {theirs * 1e6:.0f} us ({theirs / mine:.2f})",
+               id=row_id, checked=ratio, higher_is_better=True)
 
 
 async def logged_bench(url: str, n: int, c: int, home: Path) -> float:
@@ -290,7 +323,8 @@ def telemetry_overhead(url: str, sizes: Sizes, repeat: int, home: Path) -> list[
 
     name = f"telemetry on, collector down, vs off (n={sizes.requests}, c={sizes.concurrency})"
     if not sdk_installed():
-        return [Row(name, "skipped", target=">= 0.98", note="pip install 'relay-tui[otel]'")]
+        return [Row(name, "skipped", target=">= 0.98", note="pip install 'relay-tui[otel]'",
+                    id=f"telemetry-c{sizes.concurrency}")]
     from tests.support.server_process import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
@@ -308,7 +342,7 @@ def telemetry_overhead(url: str, sizes: Sizes, repeat: int, home: Path) -> list[
             cpu[key].append((time.process_time() - started) / (sizes.requests + sizes.concurrency))
             telemetry.stop(0)
             os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    row = ratio_row(name, rates, cpu, "off", 0.98)
+    row = ratio_row(name, rates, cpu, "off", 0.98, f"telemetry-c{sizes.concurrency}")
     row.note += f"; the collector's failure was reported {len(problems)} time(s) a run"
     return [row]
 
@@ -383,13 +417,17 @@ def ttft_overhead(sizes: Sizes, repeat: int) -> list[Row]:
     for c in (1, 50):
         over = [t - injected for t in app[c]]
         base = [t - injected for t in (delays[1] if c == 1 else bare50)]
-        p50, p99 = quantile(over, 50), quantile(over, 99)
+        p50, p99, base50 = quantile(over, 50), quantile(over, 99), quantile(base, 50)
+        # At c=1 the baseline's overhead is ~0 by definition (D is its median), so the check
+        # compares our overhead itself, with 0.5 ms of slack; at c=50 both queue, so the ratio.
+        checked = dict(checked=p50 * 1000, slack=0.5) if c == 1 else dict(checked=p50 / base50)
         rows.append(Row(
             f"TTFT client overhead, c={c} (D = {ms(injected)})",
             f"p50 {ms(p50)}, p99 {ms(p99)}",
-            f"httpx p50 {ms(quantile(base, 50))}, p99 {ms(quantile(base, 99))}",
-            None, "p50 <= 2 ms" if c == 1 else "-", p50 <= 0.002 if c == 1 else None,
-            f"{len(over)} requests; app = ThreadedClient, first text as the caller gets it"))
+            f"httpx p50 {ms(base50)}, p99 {ms(quantile(base, 99))}",
+            None if c == 1 else p50 / base50, "p50 <= 2 ms" if c == 1 else "-", p50 <= 0.002 if c == 1 else None,
+            f"{len(over)} requests; app = ThreadedClient, first text as the caller gets it; "
+            f"checked: {'p50 ms' if c == 1 else 'p50 / httpx p50'}", id=f"ttft-c{c}", **checked))
     return rows
 
 
@@ -413,42 +451,17 @@ def wall(argv: list[str], env: dict) -> float:
 
 
 def first_frame(argv: list[str], env: dict, timeout: float = 30.0) -> float:
-    """Seconds from spawning `argv` in a pty until the screen shows FRAME_MARKER (escape
-    sequences stripped): the first frame with the app's own content, the same test for both."""
-    import fcntl
-    import struct
-    import termios
+    """Seconds from spawning `argv` in a pty until the screen shows FRAME_MARKER: the first
+    frame with the app's own content, the same test for both (tests/support/pty_app.py replays
+    the output as it arrived, so polling does not round the time)."""
+    from tests.support.pty_app import PtyApp
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SCREEN[1], SCREEN[0], 0, 0))
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, env={**env, "TERM": "xterm-256color"}, cwd=ROOT, stdin=slave,
-                            stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    seen = b""
-    escapes = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|.)")
-    try:
-        while True:
-            left = timeout - (time.perf_counter() - started)
-            if left <= 0:
-                raise SystemExit(f"bench: no first frame from {' '.join(argv[1:3])} in {timeout:g} s")
-            ready, _, _ = select.select([master], [], [], left)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise SystemExit(f"bench: {' '.join(argv[1:3])} exited before its first frame: "
-                                 f"{escapes.sub(b'', seen)[-300:]!r}")
-            seen += data
-            if FRAME_MARKER.encode() in escapes.sub(b"", seen):
-                return time.perf_counter() - started
-    finally:  # its own process group (start_new_session): nothing of it outlives the bench
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        os.close(master)
+    with PtyApp([], env, *SCREEN, command=argv) as app:
+        try:
+            app.wait_for(FRAME_MARKER, timeout, f"the first frame of {' '.join(argv[1:3])}")
+        except AssertionError as exc:
+            raise SystemExit(f"bench: {exc}") from None
+        return next(at for at, screen in app.replay() if FRAME_MARKER in screen) - app.started
 
 
 def startup(url: str, sizes: Sizes, home: Path) -> list[Row]:
@@ -474,10 +487,11 @@ def startup(url: str, sizes: Sizes, home: Path) -> list[Row]:
     return [
         Row("start-up: relay-tui --help", ms(help_s), f"python -c pass {ms(pass_s)}", help_s / pass_s,
             "<= 0.3 s and <= 2.00", help_s <= 0.3 and help_s <= 2 * pass_s,
-            f"median of {len(helps)} subprocess runs"),
+            f"median of {len(helps)} subprocess runs", id="startup-help", checked=help_s / pass_s),
         Row("start-up: first frame of the TUI", ms(tui_s), f"bare Textual app {ms(bare_s)}",
             tui_s / bare_s, "<= 1.30", tui_s / bare_s <= 1.3,
-            f"pty {SCREEN[0]}x{SCREEN[1]}, spawn to '{FRAME_MARKER}' on screen; median of {len(tui)}"),
+            f"pty {SCREEN[0]}x{SCREEN[1]}, spawn to '{FRAME_MARKER}' on screen; median of {len(tui)}",
+            id="startup-first-frame", checked=tui_s / bare_s),
     ]
 
 
@@ -509,7 +523,9 @@ def stream_render(sizes: Sizes) -> list[Row]:
                         f"<= {target}x", finish <= target,
                         f"render last/first {view['growth']} (N={view['window']}, target <= 1.2), "
                         f"last N / same text in a fresh view {view['fresh']}; "
-                        f"update gap p50/p95 {view['gaps']}; keys p50/p95 {view['keys']}"))
+                        f"update gap p50/p95 {view['gaps']}; keys p50/p95 {view['keys']}",
+                        id=f"render-{scenario.columns}x{scenario.tokens}-at-{scenario.tps:g}",
+                        checked=finish))
     return rows
 
 
@@ -600,17 +616,22 @@ def history_rows(url: str, sizes: Sizes, home: Path, records: list) -> list[Row]
         opens.append(opened)
     opened = median(opens)
     rows.append(Row(f"history: open a {sizes.conversation:,}-message conversation", ms(opened),
-                    f"store reads all: {ms(median(loads))}", None, "<= 300 ms", opened <= 0.3,
+                    f"store reads all: {ms(median(loads))}", opened / median(loads), "<= 300 ms", opened <= 0.3,
                     "chat pane: open_conversation until the last answer is shown; "
-                    f"median of {len(opens)}"))
+                    f"median of {len(opens)}; checked: open / store read",
+                    id=f"history-open-{sizes.conversation}", checked=opened / median(loads)))
     now = time.time()
     with History(home / "stats.db") as history:
         stats_bench.fill(history, sizes.logged, now)
         took = max(stats_bench.timed(lambda s=seconds: stats.latency_table(
             history, since=None if s is None else now - s), repeat=3)[0]
             for _, seconds in stats.WINDOWS)
-    rows.append(Row(f"history: latency stats over {sizes.logged:,} requests", ms(took), "-", None,
-                    "<= 200 ms", took <= 0.2, "slowest window of the latency table, best of 3"))
+    scan = stats_bench.timed(lambda: _scan(home / "stats.db"), repeat=3)[0]
+    rows.append(Row(f"history: latency stats over {sizes.logged:,} requests", ms(took),
+                    f"one scan of the rows: {ms(scan)}", took / scan, "<= 200 ms", took <= 0.2,
+                    "slowest window of the latency table, best of 3; the scan reads the columns "
+                    "it uses from every row (sqlite3)",
+                    id=f"history-stats-{sizes.logged}", checked=took / scan))
     path = home / "size.db"
     History(path).close()  # the schema alone
     empty = _db_bytes(path)
@@ -619,8 +640,20 @@ def history_rows(url: str, sizes: Sizes, home: Path, records: list) -> list[Row]
             log_bench_record(history, record, profile="bench", kind="bench")
     per_1000 = (_db_bytes(path) - empty) * 1000 / len(records)
     rows.append(Row("history: database size per 1,000 requests", f"{per_1000 / 1024:.0f} KiB", "-",
-                    None, "-", None, f"{len(records)} bench requests logged as `relay-tui bench` does"))
+                    None, "-", None, f"{len(records)} bench requests logged as `relay-tui bench` does",
+                    id="history-db-size", checked=per_1000 / 1024))
     return rows
+
+
+def _scan(path: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return len(db.execute("SELECT profile, model, error_kind, ttft, total, tokens_per_s "
+                              "FROM requests").fetchall())
+    finally:
+        db.close()
 
 
 def _db_bytes(path: Path) -> int:
@@ -701,17 +734,23 @@ def memory(sizes: Sizes, home: Path) -> list[Row]:
     return [Row(f"memory: peak RSS after 8-column compare x {figures['tokens']:,} tokens",
                 f"{figures['peak_kib'] / 1024:.0f} MiB", f"after start-up {figures['startup_kib'] / 1024:.0f} MiB",
                 ratio, "-", None,
-                f"VmHWM over VmRSS; {figures['after_kib'] / 1024:.0f} MiB when done")]
+                f"VmHWM over VmRSS; {figures['after_kib'] / 1024:.0f} MiB when done",
+                id=f"memory-8x{sizes.compare_tokens}", checked=ratio)]
 
 
-# -- the table ----------------------------------------------------------------------------------
+# -- the table, RESULTS.md and --check -----------------------------------------------------------
 
-HEADER = ("benchmark", "relay-tui", "baseline", "ratio", "target", "met", "how")
+GROUPS = ("throughput", "ttft", "startup", "render", "history", "memory", "telemetry")  # ids' first word
+COLUMNS = ("id", "benchmark", "relay-tui", "baseline", "ratio", "target", "met", "checked", "load",
+           "how")
+TOLERANCE = 0.10  # --check: a row this much worse than its recorded figure fails
 
 
 def table(rows: list[Row]) -> str:
-    lines = [HEADER] + [row.cells() for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER) - 1)]
+    """The terminal's table: the row's name first (the id beside the figures, for --rows)."""
+    order = (1, 2, 3, 4, 5, 6, 7, 8, 0, 9)
+    lines = [[COLUMNS[i] for i in order]] + [[row.cells()[i] for i in order] for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(order) - 1)]
     out = []
     for index, line in enumerate(lines):
         out.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
@@ -720,25 +759,115 @@ def table(rows: list[Row]) -> str:
     return "\n".join(line.rstrip() for line in out)
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs ({cpu}), Python {sys.version.split()[0]}, "
-            f"load average {load:.2f} at the end")
+def selected(row_id: str, patterns: list[str] | None) -> bool:
+    """A row is selected by its id, a glob over ids, or a prefix ending at a dash ("render")."""
+    from fnmatch import fnmatch
+
+    return patterns is None or any(fnmatch(row_id, p) or row_id.startswith(p + "-") for p in patterns)
+
+
+def groups_for(patterns: list[str] | None) -> list[str]:
+    """The groups to run for `patterns`: those their first word (before a dash) matches."""
+    from fnmatch import fnmatch
+
+    if patterns is None:
+        return list(GROUPS)
+    found = [g for g in GROUPS if any(fnmatch(g, p.split("-")[0]) for p in patterns)]
+    if not found:
+        raise SystemExit(f"bench: --rows {','.join(patterns)} names no row group ({', '.join(GROUPS)})")
+    return found
+
+
+def recorded_rows(path: Path) -> dict[str, dict[str, str]]:
+    return {row["id"]: row for row in results.parse_table(results.section("run.py", path))
+            if row.get("id")}
+
+
+def record(rows: list[Row], path: Path, command: str) -> None:
+    """Write `rows` into RESULTS.md's run.py table: each replaces the recorded row of its id
+    (others stay, with their own dates), new ids join their group."""
+    kept = recorded_rows(path)
+    date = results.today()
+    for row in rows:
+        if row.id:
+            kept[row.id] = {**dict(zip(COLUMNS, row.cells())), "date": date}
+    ordered = sorted(kept.values(), key=lambda r: GROUPS.index(r["id"].split("-")[0])
+                     if r["id"].split("-")[0] in GROUPS else len(GROUPS))
+    header = list(COLUMNS[:-1]) + ["date", COLUMNS[-1]]
+    results.replace_section("run.py", (
+        f"Last recorded {date} by `{command}; machine: {results.machine()}. `checked` is what "
+        "`--check` compares (within 10 %); `load` is the 1-minute load average when the row was "
+        "measured.\n\n") + results.markdown_table(header, [[r.get(c, "-") for c in header]
+                                                           for r in ordered]), path)
+
+
+def check(rows: list[Row], recorded: dict[str, dict[str, str]], rerun) -> list[str]:
+    """Compare each row's checked figure with RESULTS.md's; a row more than TOLERANCE worse is
+    measured once more (`rerun(groups)`) and keeps the better of its two figures, so one
+    unlucky moment on a shared machine is not a regression. Prints a table; returns the ids
+    still worse."""
+    def regressed(batch: list[Row]) -> set[str]:
+        return {r.id for r in batch if r.id in recorded and r.checked is not None and
+                _number(recorded[r.id]["checked"]) is not None and
+                r.regressed(_number(recorded[r.id]["checked"]), TOLERANCE)}
+
+    worse = regressed(rows)
+    if worse:
+        print(f"bench: {len(worse)} row(s) more than {TOLERANCE:.0%} worse; measuring their groups "
+              "once more", file=sys.stderr, flush=True)
+        again = {r.id: r for r in rerun(sorted({w.split("-")[0] for w in worse}))}
+        for index, row in enumerate(rows):
+            other = again.get(row.id)
+            if row.id in worse and other is not None and other.checked is not None:
+                best = max if row.higher_is_better else min
+                rows[index] = other if best(row.checked, other.checked) == other.checked else row
+        worse = regressed(rows)
+    lines = [["id", "recorded", "now", "change", "verdict"]]
+    for row in rows:
+        mine = recorded.get(row.id)
+        figure = None if mine is None else _number(mine["checked"])
+        if figure is None or row.checked is None:
+            lines.append([row.id, "-" if mine is None else mine["checked"], row.checked_cell(), "-",
+                          "not recorded" if figure is None else "not measured"])
+            continue
+        lines.append([row.id, f"{figure:.3g} (load {mine.get('load', '?')}, {mine.get('date', '?')})",
+                      f"{row.checked:.3g} (load {row.load:.2f})",
+                      _change(row, figure),
+                      "WORSE" if row.id in worse else "ok"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines))
+    return [row.id for row in rows if row.id in worse]
+
+
+def _change(row: Row, recorded: float) -> str:
+    """"12 % better" / "3 % worse" than recorded, whichever way is better for the row."""
+    if not recorded:
+        return "-"
+    gain = (row.checked - recorded) / abs(recorded) * (1 if row.higher_is_better else -1)
+    return f"{abs(gain):.0%} {'better' if gain >= 0 else 'worse'}"
+
+
+def _number(cell: str) -> float | None:
+    match = re.match(r"\s*(-?[0-9.]+(?:e-?[0-9]+)?)", cell or "")
+    return float(match[1]) if match else None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median; default 5)")
+    parser.add_argument("--repeat", type=int, help="runs per figure (median; default 5, 3 with --check)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the scripts work")
     parser.add_argument("--full-render", action="store_true",
                         help="stream_render's full sizes (about 5 minutes) instead of --quick")
-    parser.add_argument("--only", action="append", metavar="ROW",
-                        choices=["throughput", "ttft", "startup", "render", "history", "memory",
-                                 "telemetry"],
-                        help="run just these rows (repeatable)")
+    parser.add_argument("--rows", "--only", action="append", metavar="ID",
+                        help="run just these rows: an id, a glob (throughput-*) or a group "
+                             f"({', '.join(GROUPS)}); repeatable, or comma-separated")
+    parser.add_argument("--check", action="store_true",
+                        help="fail (exit 1) for rows more than 10%% worse than bench/RESULTS.md")
+    parser.add_argument("--record", action="store_true",
+                        help="write the rows measured into bench/RESULTS.md")
+    parser.add_argument("--results", type=Path, default=results.PATH, metavar="FILE",
+                        help="record into / check against FILE instead of bench/RESULTS.md")
     parser.add_argument("--serve-relay", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--render-child", help=argparse.SUPPRESS)
@@ -752,12 +881,53 @@ def main() -> int:
     if args.render_child:
         render_child(args.render_child)
         return 0
+    if args.smoke and (args.check or args.record) and args.results == results.PATH:
+        parser.error("--smoke figures mean nothing: not with --check or --record on "
+                     f"{results.PATH.name} (give --results FILE to try the check itself)")
+    if args.check and args.record:
+        parser.error("--check compares with the recorded figures; record in a run of its own")
+    patterns = [p for arg in args.rows for p in arg.split(",") if p] if args.rows else None
     sizes = SMOKE if args.smoke else FULL
-    if args.full_render and not args.smoke:
-        sizes = Sizes(**{**sizes.__dict__, "render": "full"})
-    repeat = 1 if args.smoke else max(1, args.repeat)
-    wanted = set(args.only or ["throughput", "ttft", "startup", "render", "history", "memory",
-                               "telemetry"])
+    if (args.full_render or args.check or args.record) and not args.smoke:
+        sizes = Sizes(**{**sizes.__dict__, "render": "full"})  # the sizes RESULTS.md holds
+    repeat = 1 if args.smoke else max(1, args.repeat or (3 if args.check else 5))
+    recorded = recorded_rows(args.results) if args.check else {}
+    if args.check and not recorded:
+        raise SystemExit(f"bench: no recorded rows in {args.results}: run with --record first")
+
+    def measure(groups: list[str]) -> list[Row]:
+        return [row for row in run_groups(groups, sizes, repeat, args.smoke)
+                if selected(row.id, patterns)]
+
+    rows = measure(groups_for(patterns))
+    if not rows:
+        raise SystemExit(f"bench: --rows {','.join(patterns or [])} matched no row")
+    print(table(rows))
+    print(f"\nmachine: {results.machine()}, load average {results.load():.2f} at the end; "
+          f"medians of {repeat} run(s)" + (" (smoke sizes)" if args.smoke else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": results.machine(), "repeat": repeat,
+                                               "smoke": args.smoke,
+                                               "rows": [row.__dict__ for row in rows]}, indent=2))
+    if args.record:
+        record(rows, args.results, f"python bench/run.py --record` ({repeat} repeats"
+               + (f", --rows {','.join(patterns)}" if patterns else "") + ")")
+    if args.check:
+        print()
+        if not any(row.id in recorded for row in rows):
+            raise SystemExit(f"bench: none of these rows is recorded in {args.results}: nothing to "
+                             "compare (run with --record first)")
+        worse = check(rows, recorded, measure)
+        if worse:
+            print(f"\nbench --check: {len(worse)} row(s) more than {TOLERANCE:.0%} worse than "
+                  f"{args.results.name}: {', '.join(worse)}", file=sys.stderr)
+            return 1
+        print(f"\nbench --check: no row more than {TOLERANCE:.0%} worse than {args.results.name}")
+    return 0
+
+
+def run_groups(groups: list[str], sizes: Sizes, repeat: int, smoke: bool) -> list[Row]:
+    """Measure the rows of `groups`, in GROUPS' order, beside a demo relay of their own."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="relay-tui-bench-") as folder, \
             relay_process(0.0) as url:  # the no-delay relay most rows share
@@ -766,29 +936,22 @@ def main() -> int:
         from relay_tui.demo import DEMO_KEY
 
         os.environ["RELAY_TUI_API_KEY"] = DEMO_KEY
-        records = 1000 if not args.smoke else 100
-        steps = [("throughput", lambda: throughput(url, sizes, repeat)),
-                 ("ttft", lambda: ttft_overhead(sizes, repeat)),
-                 ("startup", lambda: startup(url, sizes, home)),
-                 ("render", lambda: stream_render(sizes)),
-                 ("history", lambda: history_rows(
-                     url, sizes, home, asyncio.run(bench_records(url, records)))),
-                 ("memory", lambda: memory(sizes, home)),
-                 ("telemetry", lambda: telemetry_overhead(url, sizes, repeat, home))]
-
-        for name, step in steps:
-            if name in wanted:
+        records = 1000 if not smoke else 100
+        steps = {"throughput": lambda: throughput(url, sizes, repeat),
+                 "ttft": lambda: ttft_overhead(sizes, repeat),
+                 "startup": lambda: startup(url, sizes, home),
+                 "render": lambda: stream_render(sizes),
+                 "history": lambda: history_rows(
+                     url, sizes, home, asyncio.run(bench_records(url, records))),
+                 "memory": lambda: memory(sizes, home),
+                 "telemetry": lambda: telemetry_overhead(url, sizes, repeat, home)}
+        for name in GROUPS:
+            if name in groups:
                 started = time.perf_counter()
-                rows += step()
+                rows += steps[name]()
                 print(f"bench: {name} took {time.perf_counter() - started:.1f} s", file=sys.stderr,
                       flush=True)
-    print(table(rows))
-    print(f"\nmachine: {machine()}; medians of {repeat} run(s)" + (" (smoke sizes)" if args.smoke else ""))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "repeat": repeat,
-                                               "smoke": args.smoke,
-                                               "rows": [row.__dict__ for row in rows]}, indent=2))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

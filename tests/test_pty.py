@@ -19,7 +19,7 @@ from relay_tui.store.history import History
 from relay_tui.store.paths import exports_dir, history_path
 from relay_tui.store.profile import Profile
 from tests.conftest import TEST_KEY
-from tests.support.pty_app import ROOT, PtyApp, tokens
+from tests.support.pty_app import ROOT, PtyApp, ScreenFeed, tokens
 from tests.support.quota_server import QuotaServer
 
 PLACEHOLDER = "Ask anything"
@@ -186,6 +186,22 @@ def test_the_check_finds_every_hostile_sequence_passed_through():
                      "'\\u202e' in text"):
         assert any(expected in f for f in found), (expected, found)
     assert model_sequences("\x1b[1;1H\x1b[38;5;153mhello \x1b[?2026h␛[2J ␇ <U+202E>\r\n") == []
+
+
+def test_the_screen_is_the_same_wherever_a_read_cuts_the_output():
+    """Output arrives in reads cut anywhere, even inside an escape sequence or a character: a
+    CSI cut after its "[" was once drawn as text ("38;5;16m" on the screen)."""
+    frame = ("\x1b[?2026h\x1b[1;1H\x1b[38;5;153;48;5;16mChat\x1b[0m \x1b[2;3H\x1b[1m│ é ✓ 表\x1b[0m"
+             "\x1b]0;title\x07\x1b[3;1H\x1b(Bplain\x1b[4;2H\x1b[38;2;10;20;30mend\x1b[?2026l")
+    raw = frame.encode()
+    whole = ScreenFeed(20, 5)
+    whole.feed(raw)
+    assert whole.screen.text().splitlines()[:4] == ["Chat", "  │ é ✓ 表", "plain", " end"]
+    for cut in range(1, len(raw)):
+        feed = ScreenFeed(20, 5)
+        feed.feed(raw, cut)
+        feed.feed(raw)
+        assert feed.screen.text() == whole.screen.text(), (cut, raw[:cut])
 
 
 def transcript(screen: str) -> str:

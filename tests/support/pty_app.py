@@ -33,7 +33,10 @@ _SEQUENCE = re.compile(
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
     r"|\x1b[ -/]*[0-~]|\x1b$", re.S)
-_COMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*\x07|[ -/]*[0-~])")
+# A sequence whole at the end of a read: its two-character form must not take the "[" of a CSI
+# (or the opener of an OSC or string) for a final byte, or a CSI cut in two is drawn as text.
+_COMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                       r"|[PX^_][^\x1b]*\x1b\\|[ -/]*[0-OQ-WYZ\\`-~])")
 
 # What xterm sends for these keys.
 KEYS = {"enter": b"\r", "ctrl+t": b"\x14", "f3": b"\x1bOR", "f9": b"\x1b[20~"}
@@ -112,16 +115,41 @@ class Screen:
                 self.x = max(self.x - step, 0)
 
 
-class PtyApp:
-    """`python -m relay_tui ARGS` on a pseudo-terminal of a fixed size; a thread keeps its output."""
+class ScreenFeed:
+    """A Screen fed with a growing output: only the new bytes each time, holding back an escape
+    sequence (or UTF-8 character) still arriving."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40,
+    def __init__(self, cols: int, rows: int):
+        self.screen = Screen(cols, rows)
+        self._fed, self._held = 0, ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed(self, raw: bytes, end: int | None = None) -> None:
+        """Feed `raw[:end]`, of which the part up to the last call was fed already."""
+        end = len(raw) if end is None else end
+        text = self._held + self._decoder.decode(raw[self._fed:end])
+        self._fed = end
+        cut = text.rfind("\x1b")
+        if cut >= 0 and not _COMPLETE.match(text, cut):
+            text, self._held = text[:cut], text[cut:]  # a sequence still arriving
+        else:
+            self._held = ""
+        self.screen.feed(text)
+
+
+class PtyApp:
+    """`python -m relay_tui ARGS` (or any `command`) on a pseudo-terminal of a fixed size; a thread
+    keeps its output and when each piece of it arrived (`time.monotonic()`), so a benchmark can
+    tell when something first showed (`replay`)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 40, *,
                  command: list[str] | None = None):
         self.cols, self.rows = cols, rows
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = {**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
+        self.started = time.monotonic()
         command = command or [sys.executable, "-m", "relay_tui"]  # another script: a test's own app
         self.proc = subprocess.Popen([*command, *args], cwd=ROOT, env=env,
                                      stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
@@ -129,10 +157,9 @@ class PtyApp:
         os.close(slave)
         self.master = master
         self._raw = bytearray()
+        self._reads: list[tuple[float, int]] = []  # (arrived, length of the output until then)
         self._lock = threading.Lock()
-        self._screen = Screen(cols, rows)
-        self._fed, self._held = 0, ""
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._live = ScreenFeed(cols, rows)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -146,6 +173,7 @@ class PtyApp:
                 return
             with self._lock:
                 self._raw += chunk
+                self._reads.append((time.monotonic(), len(self._raw)))
 
     @property
     def raw(self) -> bytes:
@@ -158,16 +186,19 @@ class PtyApp:
 
     def screen(self) -> str:
         """The screen as the terminal would show it now (fed incrementally: output grows to MBs)."""
-        raw = self.raw
-        text = self._held + self._decoder.decode(raw[self._fed:])
-        self._fed = len(raw)
-        cut = text.rfind("\x1b")
-        if cut >= 0 and not _COMPLETE.match(text, cut):
-            text, self._held = text[:cut], text[cut:]  # a sequence still arriving
-        else:
-            self._held = ""
-        self._screen.feed(text)
-        return self._screen.text()
+        self._live.feed(self.raw)
+        return self._live.screen.text()
+
+    def replay(self, since: float = 0.0):
+        """(arrival time, screen) after each read of the output so far that arrived at or after
+        `since` (the screen as it was then: everything before is fed too)."""
+        with self._lock:
+            raw, reads = bytes(self._raw), list(self._reads)
+        feed = ScreenFeed(self.cols, self.rows)
+        for arrived, end in reads:
+            feed.feed(raw, end)
+            if arrived >= since:
+                yield arrived, feed.screen.text()
 
     def send(self, *keys: str | bytes) -> None:
         """Type: a key name of KEYS, or bytes / text sent as they are."""
