@@ -51,14 +51,9 @@ def _url_type(example: str, *schemes: str):
     need = " or ".join(f"{scheme}://" for scheme in schemes)
 
     def check(value: str) -> str:
-        from urllib.parse import urlsplit
+        from relay_tui.store.config import url_ok
 
-        parts = urlsplit(value.strip())
-        try:
-            valid = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1)
-        except ValueError:  # a port that is not a number
-            valid = False
-        if not valid:
+        if not url_ok(value, schemes):
             raise argparse.ArgumentTypeError(f"must be a URL starting with {need}, e.g. {example}")
         return value.strip()
 
@@ -281,21 +276,15 @@ def _sigterm_as_interrupt() -> _Terminated:
 def _check_text_args(args: argparse.Namespace) -> None:
     """Refuse arguments that are not valid text: a non-UTF-8 byte in argv arrives as a lone
     surrogate, which could neither be sent to the relay nor stored. Named, never repeated."""
+    from relay_tui.core.sanitize import has_surrogate
+
     for name, value in vars(args).items():
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if isinstance(item, str) and _has_surrogate(item):
+            if isinstance(item, str) and has_surrogate(item):
                 what = "the prompt" if name == "prompt" else f"--{name.replace('_', '-')}"
                 raise UsageError(f"{what} is not valid UTF-8 text — check the terminal's or the "
                                  f"locale's encoding (LANG/LC_ALL), or pipe the prompt on stdin")
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _stdout_to_devnull() -> None:

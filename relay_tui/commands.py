@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from relay_tui.cli import EXIT_OK, EXIT_RELAY, EXIT_USAGE, UsageError
 from relay_tui.core.errors import RelayError
-from relay_tui.core.sanitize import json_text, neutralise
+from relay_tui.core.sanitize import has_surrogate, json_text, neutralise, neutralise_id
 
 
 def err(line: str) -> None:
@@ -107,11 +107,28 @@ def _read_prompt(prompt: str | None) -> str:
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("no prompt: give one as an argument or pipe it on stdin")
-        prompt = sys.stdin.read()
+        prompt = _read_stdin()
     prompt = prompt.strip()
     if not prompt:
         raise UsageError("the prompt is empty")
     return prompt
+
+
+def _read_stdin() -> str:
+    """All of stdin as text; UsageError when it is not UTF-8. Read as bytes and decoded here:
+    the text layer would hand on undecodable bytes as lone surrogates (surrogateescape, the
+    C locale's default), which can be neither sent to a relay nor stored."""
+    raw = getattr(sys.stdin, "buffer", None)
+    data = raw.read() if raw is not None else sys.stdin.read()
+    where = ""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        text, where = "", f" (byte {exc.start + 1:,})"
+    if where or has_surrogate(text):
+        raise UsageError(f"stdin is not UTF-8 text{where} — convert it first, e.g. "
+                         f"`iconv -f LATIN1 -t UTF-8`")
+    return text.removeprefix("\ufeff")  # a BOM some editors write is no part of the prompt
 
 
 def _model_for(target, model: str | None) -> str:
@@ -289,7 +306,7 @@ def cmd_compare(args) -> int:
                     results.append(await run_comparison(
                         client, history, profile=target.profile.name, models=models, prompt=prompt,
                         system_prompt=args.system, max_tokens=args.max_tokens,
-                        on_column_done=None if args.json else _column_progress))
+                        on_column_done=_column_failure if args.json else _column_progress))
 
         try:
             asyncio.run(go())
@@ -306,10 +323,15 @@ def cmd_compare(args) -> int:
 def _column_progress(column) -> None:
     from relay_tui.core.summary import footer
 
+    if column.error is None:
+        err(f"  ✓ {footer(column.done, column.model)}")
+    _column_failure(column)
+
+
+def _column_failure(column) -> None:
+    """A failed column's line on stderr, with --json too (as `chat --json` says its failure)."""
     if column.error is not None:
         err(f"  ✗ {column.model}: {column.error}")
-    else:
-        err(f"  ✓ {footer(column.done, column.model)}")
 
 
 def _print_comparison(result) -> None:
@@ -541,6 +563,9 @@ def _read_secret(prompt: str) -> str:
         raise UsageError("no key given (type it at the prompt, or pipe it on stdin)")
     if any(c.isspace() for c in key):
         raise UsageError("a key cannot contain spaces")
+    if not (key.isascii() and key.isprintable()):  # never repeated: it is (nearly) the key
+        raise UsageError("a key is printable ASCII; this one holds other characters (a bad paste "
+                         "or the wrong encoding?)")
     return key
 
 
@@ -619,6 +644,9 @@ def _add_profile(args) -> int:
     url = args.url or args.base_url
     if not url:
         raise UsageError("profiles add needs --base-url URL")
+    if neutralise_id(args.name) != args.name or args.name != args.name.strip():
+        raise UsageError("a profile name is typed on the command line: no control, invisible or "
+                         "direction-changing characters, no spaces at its ends")
     settings = config.load_settings()  # a broken config.toml stops here, with its line
     old = settings.profiles.get(args.name)
     if old is not None and not args.force:

@@ -18,7 +18,7 @@ def render(rows) -> str:
     """The Markdown table for `rows` (tests.test_fault_matrix.Fault), one line per fault."""
     lines = ["| Fault | What you see | What the history keeps |", "|---|---|---|"]
     for row in rows:
-        seen = row.message or "no error: the answer arrives, each undecodable byte shown as �"
+        seen = row.message or row.seen
         lines.append(f"| {cell(row.what)} | {cell(seen)} | {cell(row.keeps)} |")
     return "\n".join(lines) + "\n"
 

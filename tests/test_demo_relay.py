@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 
 import httpx
@@ -314,6 +315,22 @@ def test_unknown_fault_is_refused(demo_relay):
         demo_relay.set_fault("meteor")
     with pytest.raises(ValueError, match="unknown parameter"):
         demo_relay.set_fault("truncate", retry_after=2)
+    for name, params, said in (("deep_json", {"where": "chat, models"}, "where must be one of chat, models, quota"),
+                               ("impossible_quota", {"value": "12"}, "value must be one of NaN"),
+                               ("keep_alives", {"every": 0}, "'every' must be above 0")):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            demo_relay.set_fault(name, **params)
+
+
+def test_the_hostile_faults_send_what_json_cannot_hold(demo_relay, client):
+    """NaN, Infinity and 1e400 raw in `usage` and a quota reply; `[` x 100,000 where asked."""
+    demo_relay.set_fault("nan_usage", times=1)
+    raw = stream_raw(client, chat_body()).content
+    assert b'"prompt_tokens":NaN,"completion_tokens":Infinity,"total_tokens":1e400' in raw
+    demo_relay.set_fault("impossible_quota", value="-Infinity")
+    assert client.get("/quota").content.startswith(b'{"used":-Infinity,')
+    demo_relay.set_fault("deep_json", where="models", times=1)
+    assert client.get("/models").content == b"[" * 100_000
 
 
 # ----- control endpoint and faults file ---------------------------------------------------------

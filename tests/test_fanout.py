@@ -82,10 +82,13 @@ def test_compare_needs_one_client_per_model(demo_relay):
         asyncio.run(anext(compare(clients, MODELS, HI)))
 
 
+@pytest.mark.alone  # timing checks (a decode speed off a paced relay): the machine to itself
 async def test_bench_counts_errors_and_reports_percentiles():
     from relay_tui.demo import DemoRelay
 
-    paced = DemoRelay(time_scale=0.05, accept_keys=(TEST_KEY,))  # tokens ~0.5 ms apart: a decode speed
+    # paced: 8 tokens 10 ms apart, a decode span long enough to show a speed (events.MIN_RATE_SPAN)
+    paced = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
+        m: {"ttft": 0.01, "tps": 100.0} for m in ("gpt-4.1", "gemini-2.5-flash")})
     paced.start()
     paced.set_fault("unavailable", model="gpt-4.1", times=2)
     progress = []
@@ -104,7 +107,7 @@ async def test_bench_counts_errors_and_reports_percentiles():
     for stats in result.per_model:
         assert stats.ttft_p50 <= stats.ttft_p95 <= stats.ttft_p99
         assert stats.total_p50 <= stats.total_p95 <= stats.total_p99
-        assert stats.tps_p50 > 0 and stats.requests_per_s > 0
+        assert 50 < stats.tps_p50 <= 105 and stats.requests_per_s > 0
         assert stats.cost_usd > 0 and not stats.cost_estimated  # the demo relay reports usage.cost
     assert result.requests == 20 and [r.model for r in result.records] == ["gpt-4.1"] * 10 + [
         "gemini-2.5-flash"] * 10

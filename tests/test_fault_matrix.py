@@ -2,10 +2,12 @@
 
 One row per fault: how to cause it, the exact line the user sees (normalised: `rt-…` for request
 ids, HOST:PORT for loopback addresses) and what the history keeps. Each row runs twice, through
-`relay-tui chat` and through the TUI's chat pane, and each run checks the line, that the next
-prompt streams fine once the fault is gone, and what history.db holds afterwards. The same rows
-are the README's troubleshooting table (`python -m tests.fault_table` writes it; a test below
-keeps the two equal).
+the CLI and through the TUI, and each run checks the line, that the app works again once the
+fault is gone, and what history.db holds afterwards. Most rows are met by a chat (`relay-tui
+chat`, the TUI's chat pane); rows about the model list are met by `relay-tui models` and the
+model picker (ctrl+t), rows about the balance by `relay-tui quota` and the quota pane (F4). The
+same rows are the README's troubleshooting table (`python -m tests.fault_table` writes it; a test
+below keeps the two equal).
 
 The profile has `max_retries = 0` (the line is what is left once retries are spent) and short
 timeouts, so the whole matrix runs in seconds.
@@ -13,10 +15,13 @@ timeouts, so the whole matrix runs in seconds.
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -25,10 +30,14 @@ from relay_tui.demo import DemoRelay, chat as demo_chat
 from relay_tui.store.history import History
 from relay_tui.store.paths import config_path
 from relay_tui.ui.chat_messages import AnswerBlock
+from relay_tui.core.sanitize import neutralise
 from relay_tui.ui.chat_pane import ChatPane, PromptArea
+from relay_tui.ui.pickers import ModelPicker
+from relay_tui.ui.quota_pane import QuotaPane
 from tests import fault_table
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, files_containing
 from tests.support.drop_proxy import DropProxy
+from tests.support.hostile import check
 from tests.support.screen import screen_text
 from tests.test_cli import run_cli
 from tests.test_tui_chat import settled, until
@@ -50,16 +59,24 @@ class Rig:
     port: int = 0
     late: DemoRelay | None = None
 
-    def configure(self, route: str) -> None:
-        """Write the `work` profile: straight to the relay, through the proxy, or to the dead port."""
-        base = f"http://127.0.0.1:{self.port}/v1" if route == "refused" else self.relay.base_url
-        proxy = f'proxy = "{self.proxy.url}"\n' if route == "proxy" else ""
+    def configure(self, f: Fault) -> None:
+        """Write the `work` profile: straight to the relay, through the proxy (with credentials
+        it passes on, for `proxy-auth`), or to the dead port; with the row's own settings."""
+        base = f"http://127.0.0.1:{self.port}/v1" if f.route == "refused" else self.relay.base_url
+        proxy = ""
+        if f.route == "proxy":
+            proxy = f'proxy = "{self.proxy.url}"\n'
+        elif f.route == "proxy-auth":
+            self.proxy.auth, self.proxy.leaks_credentials = PROXY_USER, True
+            proxy = f'proxy = "http://{":".join(PROXY_USER)}@{self.proxy.url.split("://")[1]}"\n'
+        settings = {"connect_timeout": TIMEOUT, "first_byte_timeout": FIRST_BYTE, "idle_timeout": TIMEOUT,
+                    "max_retries": 0, **f.settings}
+        dialect = "simple" if f.command == "quota" else "none"
         config_path().parent.mkdir(parents=True, exist_ok=True)
         config_path().write_text(
             f'active_profile = "work"\n\n[profiles.work]\nbase_url = "{base}"\n{proxy}'
-            f'default_model = "{MODEL}"\nquota_dialect = "none"\nkey_env = "{KEY_ENV}"\n'
-            f"connect_timeout = {TIMEOUT}\nfirst_byte_timeout = {FIRST_BYTE}\nidle_timeout = {TIMEOUT}\n"
-            f"max_retries = 0\n", encoding="utf-8")
+            f'default_model = "{MODEL}"\nquota_dialect = "{dialect}"\nkey_env = "{KEY_ENV}"\n'
+            + "".join(f"{name} = {value}\n" for name, value in settings.items()), encoding="utf-8")
 
     def start_late_relay(self) -> None:
         """The fix for "connection refused": start the relay on the port the profile names."""
@@ -78,9 +95,13 @@ class Fault:
     kind: str | None = None               # RelayError.kind in the request log
     status: int | None = None             # HTTP status in the request log
     received: Callable[[list[str]], str] = lambda tokens: ""  # answer text that arrived
-    route: str = "relay"                  # relay | proxy | refused
+    route: str = "relay"                  # relay | proxy | proxy-auth | refused
     model: str = MODEL
     clear: Callable[[Rig], object] = lambda rig: rig.relay.clear_faults()
+    command: str = "chat"                 # chat | models | quota: where the user meets it
+    settings: dict = field(default_factory=dict)  # the profile's own settings for this row
+    seen: str = ""                        # no error: what the user sees, as the README says it
+    footer: str = re.escape(f"{MODEL} · TTFT ")  # no error: a pattern the footer under the answer matches
 
 
 def first(n: int) -> Callable[[list[str]], str]:
@@ -99,9 +120,19 @@ def drop(rig: Rig, on: bool) -> None:
     rig.proxy.drop = on
 
 
-PROMPT_AND_ERROR = "the prompt; an empty answer marked failed with this line; the request's log entry"
-PARTIAL = "the prompt; the {n} tokens received, marked failed with this line; the request's log entry"
 RID = "[request rt-…]"
+PROXY_USER = ("matrix", "pr0xy-s3cret")  # the proxy's credentials in the profile's proxy URL
+PROMPT_AND_ERROR = "the prompt; an empty answer marked failed with this line; the request's log entry"
+NOTHING = "nothing for this request (the chat that follows works)"
+FILLERS = ("no answer from HOST:PORT within 1 s, only keep-alives or empty chunks (first-byte timeout; "
+           f"raise first_byte_timeout in the profile for slow models) {RID}")
+DEEP = f"the relay's reply (HTTP 200) is JSON nested over 64 levels deep; refused — the relay is misbehaving"
+
+
+def with_hostile_output(tokens: list[str]) -> str:
+    """The answer the hostile_output fault sends: its escapes after the third token."""
+    return "".join(tokens[:3]) + "".join(demo_chat.HOSTILE) + "".join(tokens[3:])
+PARTIAL = "the prompt; the {n} tokens received, marked failed with this line; the request's log entry"
 
 ROWS = [
     Fault("401", "401 bad key (read from the profile's key_env)", "the relay rejected the key for "
@@ -150,7 +181,8 @@ ROWS = [
     Fault("non-utf8", "non-UTF-8 bytes in a token", None,
           "the whole answer, each undecodable byte as �; the request's log entry",
           fault("non_utf8", after=3),
-          received=lambda tokens: "".join(tokens[:3]) + "\ufffd\ufffd\ufffd(" + "".join(tokens[3:])),
+          received=lambda tokens: "".join(tokens[:3]) + "\ufffd\ufffd\ufffd(" + "".join(tokens[3:]),
+          seen="no error: the answer arrives, each undecodable byte shown as �"),
     Fault("10mb-line", "a 10 MB line", "the relay sent a stream line over 4 MB; stopped reading it — "
           f"the relay or its upstream is misbehaving {RID}", PARTIAL.format(n=3),
           fault("huge_line", after=3), "response", received=first(3)),
@@ -170,11 +202,62 @@ ROWS = [
           f"(no [DONE]); the answer is incomplete {RID}", PARTIAL.format(n=4),
           lambda rig: cut(rig, 2 + 4), "response", route="proxy", received=first(4),  # role + keep-alive
           clear=lambda rig: cut(rig, None)),
+    # -- hostile relays and bad days (issue 11) --
+    Fault("keep-alives", "a stream of keep-alive comments only (first-byte timeout 1 s)", FILLERS,
+          PROMPT_AND_ERROR, fault("keep_alives"), "timeout"),
+    Fault("empty-deltas", "a stream of empty deltas only", FILLERS, PROMPT_AND_ERROR,
+          fault("empty_deltas"), "timeout"),
+    Fault("deadline", "a stream kept busy past the overall deadline (request timeout 1.5 s)",
+          "the answer took longer than 1.5 s in all after 5 tokens (request timeout; raise "
+          f"request_timeout in the profile for very long answers) {RID}", PARTIAL.format(n=5),
+          fault("keep_alives", after=5), "timeout", received=first(5),
+          settings={"idle_timeout": 5, "request_timeout": 1.5}),
+    Fault("deep-chat", "deeply nested JSON (`[` × 100,000) as the chat reply", f"{DEEP} {RID}",
+          PROMPT_AND_ERROR, fault("deep_json"), "response", 200),
+    Fault("deep-models", "deeply nested JSON as the /models reply (model picker, `relay-tui models`)",
+          f"{DEEP} {RID}", NOTHING, fault("deep_json", where="models"), command="models"),
+    Fault("deep-quota", "deeply nested JSON as the quota reply (quota pane, `relay-tui quota`)",
+          f"{DEEP} {RID}", "no balance reading", fault("deep_json", where="quota"), command="quota"),
+    Fault("nan-usage", "NaN, Infinity and 1e400 as token counts and cost in `usage`", None,
+          "the whole answer, its token counts marked estimated; the request's log entry",
+          fault("nan_usage"), received=lambda tokens: "".join(tokens),
+          seen="no error: the answer arrives; its token counts are estimated (~) and the cost "
+               "estimated from list prices", footer=re.escape(f"{MODEL} · TTFT ") + r".* · \?→\d+~ tok · \$.* \(est\. "),
+    Fault("huge-quota", "a used amount of 1e400 (or NaN, Infinity) in a quota reply",
+          "the relay's quota reply (/v1/quota) has an impossible used (not a finite number): the "
+          "relay is misbehaving", "no balance reading",
+          fault("impossible_quota", value="1e400"), command="quota"),
+    Fault("html-quota", "HTML error page (nginx 502) on a quota read", "GET /v1/quota: the relay "
+          "returned an HTML error page (HTTP 502): the gateway in front of it failed — try again "
+          "later [request …]", "no balance reading", fault("html_quota", status=502), command="quota"),
+    Fault("retry-after-huge", "429 with `Retry-After: 1e+308`", "rate limited by the relay (HTTP 429): "
+          "Rate limit reached for gpt-4.1 in organization org-demo on requests per min (RPM): Limit 3, "
+          "Used 3, Requested 1. Please try again in 1e+308s. (retry after over a year, longer than "
+          f"relay-tui waits: not retried) {RID}", PROMPT_AND_ERROR, fault("rate_limit", retry_after=1e308),
+          "rate_limit", 429),
+    Fault("hostile-answer", "terminal escapes in the answer (clear screen, title, clipboard, link, "
+          "bidi override)", None, "the whole answer as the relay sent it, shown inert wherever it is "
+          "shown; the request's log entry", fault("hostile_output"), received=with_hostile_output,
+          seen="no error: the answer arrives, every escape shown as visible text (␛[2J, <U+202E>), "
+               "none acted on"),
+    Fault("hostile-model", "terminal escapes in the served model id", None, "the whole answer; the "
+          "served model id with every escape made visible; the request's log entry",
+          fault("hostile_model"), received=lambda tokens: "".join(tokens),
+          seen="no error: the answer arrives; the footer names the served model with every escape "
+               "visible", footer=re.escape(f"{MODEL} → {MODEL}␛[2J␛]0;pwned␇<U+009B>31m<U+202E>gnp.exe · TTFT ")),
+    Fault("hostile-error", "terminal escapes in an error body (message, type, code)", "the relay "
+          f"rejected the request (HTTP 400): bad request [2J ]0;pwned 31m gnp.exe {RID}",
+          PROMPT_AND_ERROR, fault("hostile_error"), "request", 400),
+    Fault("echo-auth", "the relay echoes the request's Authorization and Proxy-Authorization in an "
+          "error", "the relay rejected the request (HTTP 400): request rejected; headers received: "
+          f"authorization: Bearer sk-…{TEST_KEY[-4:]}, proxy-authorization: Basic *** {RID}",
+          PROMPT_AND_ERROR, fault("echo_headers"), "request", 400, route="proxy-auth"),
 ]
 
 
 def normalised(line: str) -> str:
     line = re.sub(r"\[request rt-[0-9a-f]{12}\]", "[request rt-…]", line)
+    line = re.sub(r"\[request \d+\]", "[request …]", line)  # a quota read names the relay's own id
     line = re.sub(r"\(request id: \d+\)", "(request id: …)", line)
     return re.sub(r"127\.0\.0\.1:\d+", "HOST:PORT", line)
 
@@ -206,7 +289,13 @@ def answer_tokens(relay: DemoRelay) -> list[str]:
 
 
 def check_history(f: Fault, failed, tokens: list[str]) -> None:
-    """The answer row and the request log entry of the faulted request, as read back from disk."""
+    """The answer row and the request log entry of the faulted request, as read back from disk,
+    and no file the app wrote holding the proxy's password (conftest scans for the key; the
+    password is in config.toml, where the user put it)."""
+    basic = base64.b64encode(":".join(PROXY_USER).encode())
+    for secret in (PROXY_USER[1].encode(), basic):
+        found = files_containing(Path(os.environ["RELAY_TUI_HOME"]), secret)
+        assert [path.name for path in found] in ([], ["config.toml"]), found
     with History() as history:
         log = [r for r in history.requests() if r.request_id == failed.request_id]
     assert len(log) == 1
@@ -225,27 +314,41 @@ PARAMS = [pytest.param(f, id=f.id, marks=[pytest.mark.alone] if f.id.startswith(
           for f in ROWS]
 
 
+CLI_COMMANDS = {"models": ["models"], "quota": ["quota"]}
+
+
 @pytest.mark.parametrize("f", PARAMS)
 def test_cli(f: Fault, rig: Rig, capsys):
-    rig.configure(f.route)
+    rig.configure(f)
     f.setup(rig)
-    code, out, err = run_cli(capsys, "chat", "-m", f.model, PROMPT)
+    code, out, err = run_cli(capsys, *CLI_COMMANDS.get(f.command, ["chat", "-m", f.model, PROMPT]))
     lines = err.splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
+    check("stdout", out)
+    check("stderr", err)
     if f.message is None:
-        assert code == 0 and lines[0].startswith(f"{MODEL} · TTFT ")
+        assert code == 0 and re.match(f.footer, lines[0]), lines[0]
     else:
         assert code == 1 and normalised(lines[0]) == f"relay-tui: {f.message}"
     f.clear(rig)
+    if f.command != "chat":  # the same command works again, and the history kept nothing of the fault
+        assert out == ""
+        code, listed, err = run_cli(capsys, *CLI_COMMANDS[f.command])
+        assert code == 0 and (MODEL in listed.split() if f.command == "models" else "granted" in listed), err
     code, again, err = run_cli(capsys, "chat", "-m", MODEL, PROMPT)
     tokens = answer_tokens(rig.relay)
     assert code == 0 and again == "".join(tokens) + "\n", err
     with History() as history:
         convs = history.conversations()
-        failed, fine = (history.messages(c.id) for c in reversed(convs))
-    assert len(convs) == 2 and [m.role for m in failed] == ["user", "assistant"]
+        *failed, fine = (history.messages(c.id) for c in reversed(convs))
+        readings = history.quota_readings("work", limit=10)
     assert fine[1].state == "done" and fine[1].content == "".join(tokens)
-    assert out == (failed[1].content + "\n" if failed[1].content else "")  # history = what was shown
+    if f.command != "chat":
+        assert failed == [] and len(readings) == (f.command == "quota")
+        return
+    failed = failed[0]
+    assert len(convs) == 2 and [m.role for m in failed] == ["user", "assistant"]
+    assert out == (neutralise(failed[1].content) + "\n" if failed[1].content else "")  # history = what was shown
     check_history(f, failed[1], tokens)
 
 
@@ -260,23 +363,65 @@ async def send(pilot, prompt: str) -> ChatPane:
     return await settled(pilot)
 
 
+async def meet_in_the_picker(pilot, f: Fault, rig: Rig) -> None:
+    """ctrl+t: the model picker says the line; once the fault is gone it lists the models."""
+    await pilot.press("ctrl+t")
+    picker = pilot.app.screen
+    assert isinstance(picker, ModelPicker)
+    await until(pilot, lambda: picker.note.startswith("could not list models"))
+    assert normalised(picker.note) == f"could not list models: {f.message}"
+    assert picker.note[:40] in screen_text(pilot.app)
+    await pilot.press("escape")
+    f.clear(rig)
+    await pilot.press("ctrl+t")
+    picker = pilot.app.screen
+    await until(pilot, lambda: picker.loaded)
+    assert MODEL in picker.items
+    await pilot.press("escape")
+
+
+async def meet_in_the_quota_pane(pilot, f: Fault, rig: Rig) -> None:
+    """F4: the quota pane says the line where the balance goes; after the fault, ctrl+r reads it."""
+    await pilot.press("f4")
+    pane = pilot.app.query_one(QuotaPane)
+    await until(pilot, lambda: pane.problem is not None)
+    assert normalised(pane.problem) == f.message and pane.reading is None
+    await until(pilot, lambda: pane.problem[:40] in screen_text(pilot.app))  # where the balance goes
+    f.clear(rig)
+    await until(pilot, lambda: pane.has_focus)  # ctrl+r is the chat's Regenerate elsewhere
+    await pilot.press("ctrl+r")
+    await until(pilot, lambda: pane.reading is not None and pane.problem is None)
+    assert "granted" in screen_text(pilot.app)
+    await pilot.press("f2")
+
+
 @pytest.mark.parametrize("f", PARAMS)
 async def test_tui(f: Fault, rig: Rig):
-    rig.configure(f.route)
+    rig.configure(f)
+    if f.command == "quota":  # the pane reads the balance as the app starts
+        f.setup(rig)
     app = make_app(AppOptions(profile="work"))
     app.set_reactive(type(app).model, f.model)
     async with app.run_test(size=SIZE) as pilot:
         f.setup(rig)
-        pane = await send(pilot, PROMPT)
-        block = pane.query(AnswerBlock).last()
-        status, shown = block.status_text, block.text
-        assert "\n" not in status
-        if f.message is None:
-            assert status.startswith(f"{MODEL} · TTFT ") and not block.has_class("-error")
+        prompt = app.query_one(ChatPane).query_one(PromptArea)
+        await until(pilot, lambda: prompt.has_focus)  # started: the chat takes the focus once, at start
+        if f.command == "models":
+            await meet_in_the_picker(pilot, f, rig)
+        elif f.command == "quota":
+            await meet_in_the_quota_pane(pilot, f, rig)
         else:
-            assert normalised(status) == f"✗ {f.message}" and block.has_class("-error")
-            assert status[:40] in screen_text(app)  # the line starts on screen (it may wrap)
-        f.clear(rig)
+            pane = await send(pilot, PROMPT)
+            block = pane.query(AnswerBlock).last()
+            status, shown = block.status_text, block.text
+            assert "\n" not in status
+            if f.message is None:
+                assert re.match(f.footer, status) and not block.has_class("-error"), status
+            else:
+                assert normalised(status) == f"✗ {f.message}" and block.has_class("-error")
+                assert status[:40] in screen_text(app)  # the line starts on screen (it may wrap)
+            check("the screen", screen_text(app))
+            f.clear(rig)
         app.model = MODEL
         pane = await send(pilot, PROMPT)
         assert pane.query(AnswerBlock).last().status_text.startswith(f"{MODEL} · TTFT ")
@@ -284,6 +429,11 @@ async def test_tui(f: Fault, rig: Rig):
     tokens = answer_tokens(rig.relay)
     with History() as history:
         rows = history.messages(conv_id)
+        readings = history.quota_readings("work", limit=10)
+    if f.command != "chat":
+        assert [m.role for m in rows] == ["user", "assistant"] and rows[1].content == "".join(tokens)
+        assert (len(readings) > 0) == (f.command == "quota")  # the read after the fault, and refreshes
+        return
     assert [m.role for m in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[3].state == "done" and rows[3].content == "".join(tokens)
     assert shown == rows[1].content  # history = what was shown

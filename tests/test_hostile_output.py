@@ -17,7 +17,7 @@ from relay_tui.core.export import export_comparison, export_conversation
 from relay_tui.store.history import History
 from relay_tui.store.paths import config_path
 from tests.conftest import TEST_KEY
-from tests.support.hostile import CORPUS, HOSTILE, MARKUP, check
+from tests.support.hostile import CORPUS, HOSTILE, MARKUP, check, check_stored
 from tests.support.hostile_relay import HostileRelay, Reply, chunk, sse
 from tests.support.pty_app import ROOT
 
@@ -93,15 +93,8 @@ def test_history_and_exports_are_inert(relay, isolated_home, tmp_path):
                  ["chat", "-m", BAD, "hello"], ["quota"]):
         cli(isolated_home, *argv)
     with History() as history:
-        rows = [m for c in history.conversations() for m in history.messages(c.id)]
-        requests = history.requests()
+        check_stored(history)
         comparisons = history.comparisons()
-        shown = [m.model or "" for m in rows] + [m.served_model or "" for m in rows] + \
-                [m.error or "" for m in rows] + [r.request_id or "" for r in requests] + \
-                [r.model for r in requests] + [r.served_model or "" for r in requests] + \
-                [r.error or "" for r in requests]
-        for value in shown:
-            check("a history field shown later", value)
         folder = tmp_path / "exports"
         paths = [export_conversation(history, c.id, fmt, directory=folder)
                  for c in history.conversations() for fmt in ("md", "json")]

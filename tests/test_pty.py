@@ -270,3 +270,41 @@ def test_hostile_relay_errors_are_plain_text(isolated_home):
         app.send("ctrl+t")  # the model picker says why it has no models
         app.wait_for(lambda s: "could not list models" in s and link in s, 20, "the model picker's note")
         assert model_sequences(app.output()) == []
+
+
+def test_hostile_quota_units_and_numbers_never_reach_the_terminal(isolated_home, capsys, monkeypatch):
+    """The quota `unit` is the relay's text on the balance's every line: each piece of the corpus
+    as the unit, one refresh (ctrl+r) each, beside numbers a relay can send (10**14 as a string,
+    negative). Every byte the F4 pane wrote is checked, and `relay-tui quota`'s output."""
+    from relay_tui.cli import main
+    from relay_tui.core.sanitize import neutralise_id
+    from tests.support.hostile import CORPUS, check
+    from tests.support.hostile_relay import HostileRelay, Reply
+
+    def quota(unit: str) -> Reply:
+        return Reply(200, {"used": "123456789012345.5", "remaining": -42.125, "unit": unit})
+
+    env = {"RELAY_TUI_API_KEY": TEST_KEY, "RELAY_TUI_HOME": str(isolated_home)}
+    with HostileRelay({"GET /v1/quota": quota("USD")}) as relay:
+        save_profile(Profile(name="pty", base_url=relay.base_url, default_model="m",
+                             quota_dialect="simple"), make_active=True)
+        with PtyApp([], env) as app:
+            app.wait_for(PLACEHOLDER, 20, "the app")
+            press_until(app, "\x1bOS", "Quota · pty", "the quota pane")  # F4
+            for name, unit in CORPUS.items():
+                relay.routes["GET /v1/quota"] = quota(unit)
+                shown = f"used       123,456,789,012,345.50 {neutralise_id(unit.strip()[:24])}"[:60]
+                press_until(app, "\x12", lambda s, shown=shown: shown in s.replace("\n", ""),
+                            f"the unit {name}")  # ctrl+r
+            output = app.output()
+        assert model_sequences(output) == []
+        for kind, piece in tokens(output):
+            if kind == "text":
+                check("text the quota pane wrote", piece.replace("\r", ""))
+        monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+        for unit in CORPUS.values():
+            relay.routes["GET /v1/quota"] = quota(unit)
+            assert main(["quota"]) == 0
+            out, err = capsys.readouterr()
+            check("relay-tui quota", out + err)
+            assert "remaining  -42.1" in out

@@ -228,9 +228,10 @@ ODD = [chunk("big ") + b'data: {"choices":[],"usage":{"prompt_tokens":1,"complet
 
 def test_payloads_orjson_refuses_read_as_json_reads_them():
     """NaN, a 400-digit count, a lone surrogate: orjson refuses them, json takes them; the
-    decoder falls back, so they are what they were (counts and costs dropped, text kept)."""
+    decoder falls back, so they are what they were (counts and costs dropped, text kept; the
+    lone surrogate as U+FFFD, as an undecodable byte: it could be neither stored nor printed)."""
     events, parser = run(*ODD)
-    assert [e.text for e in events] == ["big ", "\ud800x", "fine"]
+    assert [e.text for e in events] == ["big ", "\ufffdx", "fine"]
     assert parser.usage.completion_tokens is None and parser.usage.relay_cost is None
 
 

@@ -79,7 +79,23 @@ def header(column) -> str:
     return str(column.query_one(".cmp-head").render())
 
 
-async def test_default_models_are_the_first_four_and_columns_match_the_history(app):
+@pytest.fixture
+def paced_app(monkeypatch):
+    """The app on a demo relay that streams at a pace (40 tokens, 5 ms apart): long enough for
+    each column to show a real decode speed (events.MIN_RATE_SPAN), and so the summary's
+    fastest-output row (time_scale=0 answers in one read, which shows no speed)."""
+    from relay_tui.demo import DemoRelay
+
+    relay = DemoRelay(time_scale=1.0, accept_keys=(TEST_KEY,), model_overrides={
+        m: {"ttft": 0.02, "tps": 200.0, "answer_tokens": 40, "reasoning_tokens": 0} for m in MODELS})
+    relay.start()
+    monkeypatch.setenv("RELAY_TUI_API_KEY", TEST_KEY)
+    yield make_app(AppOptions(base_url=relay.base_url))
+    relay.stop()
+
+
+async def test_default_models_are_the_first_four_and_columns_match_the_history(paced_app):
+    app = paced_app
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_pane(pilot, app)
         assert pane.chosen_models() == MODELS

@@ -6,11 +6,11 @@ them through here, so both accept the same files and save the same history.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relay_tui.core.bounded_json import loads
 from relay_tui.core.compare import Column, ComparisonResult, run_comparison
 
 if TYPE_CHECKING:
@@ -25,7 +25,10 @@ class PromptFileError(ValueError):
 def read_prompt_file(path: str | Path) -> list[str]:
     """Prompts from a file: one per line, or JSONL lines with a "prompt" field; blank lines skipped."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        # split at \n only (\r\n ends a line too, its \r stripped below): universal newlines and
+        # splitlines() would also cut at a lone \r, form feeds, U+2028 and six more, none of
+        # which ends a line in a prompt file
+        lines = Path(path).read_bytes().decode("utf-8").split("\n")
     except OSError as exc:
         raise PromptFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -37,11 +40,14 @@ def read_prompt_file(path: str | Path) -> list[str]:
             continue
         if line.startswith("{"):
             try:
-                prompts.append(str(json.loads(line)["prompt"]))
+                prompt = loads(line)["prompt"]
             except (ValueError, KeyError, TypeError):
-                raise PromptFileError(f"{path}:{number}: a JSONL line needs a \"prompt\" field") from None
-        else:
-            prompts.append(line)
+                prompt = None
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise PromptFileError(f"{path}:{number}: a JSONL line needs a \"prompt\" field "
+                                      f"holding text") from None
+            line = prompt
+        prompts.append(line)
     if not prompts:
         raise PromptFileError(f"{path} has no prompts")
     return prompts

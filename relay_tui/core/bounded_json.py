@@ -5,12 +5,17 @@ Size is bounded before this (client.MAX_BODY_BYTES). Depth is bounded here: `[` 
 json raise RecursionError (a traceback in the CLI, a stuck pane in the TUI), and a reply a few
 hundred levels deep still parsed but broke whoever walked it later. No relay reply we read is
 more than a handful of levels deep, so MAX_DEPTH leaves a wide margin. JSON's non-standard
-NaN/Infinity constants read as null: no such number is a meaningful balance, count or price.
+NaN/Infinity constants read as the floats they name, as 1e400 reads as infinity: whoever needs a
+finite figure refuses them by name (core.quota: "an impossible used"; token counts and costs are
+dropped), where a null would have read as "the field is missing" (a misleading "unexpected
+reply"), and `json_text` writes them as null.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from relay_tui.core.sanitize import mend_surrogates
 
 try:  # orjson refuses depth over 1024 itself, and NaN; json takes what it refuses
     from orjson import JSONDecodeError as _FastError, loads as _fast_loads
@@ -42,11 +47,12 @@ def loads(raw: bytes | str) -> Any:
         if "depth" in str(exc).lower() or "recursion" in str(exc).lower():
             raise JsonRefused(too_deep=True) from None
         try:
-            value = json.loads(raw, parse_constant=lambda _: None)
+            value = json.loads(raw)
         except RecursionError:
             raise JsonRefused(too_deep=True) from None
         except ValueError:  # UnicodeDecodeError and too many digits are ValueErrors too
             raise JsonRefused() from None
+        value = mend_surrogates(value)  # what orjson refused may hold "\ud800"
     if depth_over(value, MAX_DEPTH):
         raise JsonRefused(too_deep=True)
     return value

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from relay_tui.core.sse import ChunkParser
 
 MAX_BODY_BYTES = 4 * 1024 * 1024     # a JSON reply (models, quota, an error) larger than this is refused
+# An answer (text and reasoning) past this is cut: a million-token answer is ~4 M characters, and a
+# relay streaming without end would fill the memory and the disk before request_timeout ends it.
+MAX_ANSWER_CHARS = 32 * 1024 * 1024
 MAX_ID_CHARS = 200                   # a relay's request id is shown and stored up to this length
 DRAIN_SECONDS = 0.25                 # how long to wait for the end of a body after [DONE]
 _PROXY_FIX = "check the user and password in the proxy URL (user:password@host:port)"
@@ -120,14 +123,21 @@ class RelayClient:
                                     f"non-ASCII characters (a bad paste?) — run "
                                     f"`relay-tui keys set {p.name}`").with_key_source(self.key_source)
                 headers["Authorization"] = f"Bearer {self._key}"
-            self._http = httpx.AsyncClient(
-                headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
-                # redirects are reported, not followed (a POST would turn GET)
-                # read: waiting for headers; a stream switches to idle_timeout for its body.
-                # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
-                timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
-                                      write=p.connect_timeout, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+            try:
+                self._http = httpx.AsyncClient(
+                    headers=headers, proxy=p.proxy, mounts=self._loopback_bypass(),
+                    # redirects are reported, not followed (a POST would turn GET)
+                    # read: waiting for headers; a stream switches to idle_timeout for its body.
+                    # pool=None: bench concurrency is bounded by the caller, not by a pool queue.
+                    timeout=httpx.Timeout(connect=p.connect_timeout, read=p.first_byte_timeout,
+                                          write=p.connect_timeout, pool=None),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+            except (ValueError, httpx.InvalidURL):  # the profile's proxy is checked when read
+                err = ConnectionFailed(f"the proxy URL in {self._proxy_source()} is not usable (a "
+                                       f"scheme other than http, https, socks5 or socks5h, or a "
+                                       f"malformed address) — fix or unset it")
+                err.retryable = False
+                raise err from None
         return self._http
 
     def _loopback_bypass(self) -> dict[str, None] | None:
@@ -361,6 +371,10 @@ class RelayClient:
                     run.arrived(events)
                     if run.last > run.end:
                         raise self._overall_timeout(request_id, run.chunks)
+                    if parser.text_chars > MAX_ANSWER_CHARS:
+                        raise BadResponse(f"the answer passed {MAX_ANSWER_CHARS / 2**20:g} M characters "
+                                          f"after {run.chunks} tokens; stopped reading it — the relay "
+                                          f"or its upstream is misbehaving", request_id=request_id)
                     yield events
                 else:  # keep-alives, empty deltas, part of an event: the idle clock runs on
                     run.quiet = True
@@ -380,11 +394,9 @@ class RelayClient:
             await _drain(chunks)
             yield [done] if parser.usage is None else [parser.usage, done]
         except httpx.ReadTimeout:
-            if response is None:
+            if response is None or run.chunks == 0:
                 raise self._first_byte_timeout(request_id) from None
-            raise RelayTimeout(f"the relay went silent for {self.profile.idle_timeout:g} s mid-answer "
-                               f"after {run.chunks} tokens (idle timeout; raise idle_timeout in the "
-                               f"profile if this model thinks long)", request_id=request_id) from None
+            raise self._silent_timeout(request_id, run) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request_id, chunks=run.chunks) from None
         finally:
@@ -402,15 +414,23 @@ class RelayClient:
 
         A silent relay is caught by httpx's socket read timeout (set to the idle gap before the
         body is read), which costs nothing per chunk. Only reads that follow bytes without text
-        (`run.quiet`), and those before the first text, are put under an asyncio deadline, ~5 us
-        each: a stream whose every chunk carries text (nearly all of them) pays none."""
+        (`run.quiet`), those before the first text and those near the overall deadline are put
+        under an asyncio deadline, ~5 us each: a stream whose every chunk carries text (nearly
+        all of them) pays none, unless idle_timeout is below first_byte_timeout."""
         p = self.profile
-        response.request.extensions["timeout"]["read"] = min(p.idle_timeout, p.request_timeout)
+        # The socket's timeout is fixed for the whole body: it must not cut the first-byte budget
+        # short (a relay slow to its first text, idle_timeout < first_byte_timeout); when that
+        # makes it longer than idle_timeout, every read is guarded instead.
+        socket = min(max(p.idle_timeout, p.first_byte_timeout), p.request_timeout)
+        response.request.extensions["timeout"]["read"] = socket
+        socket_is_idle = socket <= p.idle_timeout
         loop = asyncio.get_running_loop()
         first_due = perf_counter() + first_deadline - loop.time()  # on the perf_counter clock
         source = response.aiter_bytes()
         while True:
-            guarded = run.chunks == 0 or run.quiet
+            # the socket's idle timeout cannot see the overall deadline: near it, a read is guarded
+            guarded = (run.chunks == 0 or run.quiet or not socket_is_idle
+                       or run.end - perf_counter() < p.idle_timeout)
             if guarded:
                 due = min(first_due if run.chunks == 0 else run.last + p.idle_timeout, run.end)
                 left = due - perf_counter()
@@ -443,10 +463,17 @@ class RelayClient:
                                 f"{self.profile.first_byte_timeout:g} s, only keep-alives or empty "
                                 f"chunks (first-byte timeout; raise first_byte_timeout in the profile "
                                 f"for slow models)", request_id=request_id)
-        return RelayTimeout(f"the relay sent no text for {self.profile.idle_timeout:g} s mid-answer "
-                            f"after {run.chunks} tokens, only keep-alives or empty chunks (idle "
-                            f"timeout; raise idle_timeout in the profile if this model thinks long)",
-                            request_id=request_id)
+        return self._silent_timeout(request_id, run)
+
+    def _silent_timeout(self, request_id: str, run: _Attempt) -> RelayTimeout:
+        """No text for idle_timeout after some text: silence, or only bytes without text."""
+        if perf_counter() >= run.end:  # the socket's timeout fired as the overall deadline passed
+            return self._overall_timeout(request_id, run.chunks)
+        what = (f"sent no text for {self.profile.idle_timeout:g} s mid-answer after {run.chunks} "
+                f"tokens, only keep-alives or empty chunks" if run.quiet else
+                f"went silent for {self.profile.idle_timeout:g} s mid-answer after {run.chunks} tokens")
+        return RelayTimeout(f"the relay {what} (idle timeout; raise idle_timeout in the profile if "
+                            f"this model thinks long)", request_id=request_id)
 
     def _overall_timeout(self, request_id: str, tokens: int) -> RelayTimeout:
         err = RelayTimeout(f"the answer took longer than {self.profile.request_timeout:g} s in all "
@@ -493,6 +520,7 @@ class RelayClient:
         m = run.metrics
         m.total = perf_counter() - run.t0
         m.served_model = parser.served_model
+        m.text_chars = parser.text_chars
         usage = parser.usage
         if usage is not None and usage.completion_tokens is not None:
             m.output_tokens = usage.completion_tokens
@@ -575,6 +603,10 @@ class RelayClient:
                                    request_id=request_id)
             err.retryable = False
             return err
+        if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+            # httpx builds the next request of a redirect even when it will not follow it
+            return BadResponse("the relay redirects to a malformed address (its Location header is "
+                               "not a URL) — check the profile's base URL", request_id=request_id)
         if chunks:
             return _cut_off(chunks, request_id)
         via = f" (through the proxy {proxy})" if proxy else ""

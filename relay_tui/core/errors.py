@@ -181,12 +181,16 @@ def error_fields(body: object) -> tuple[str, str] | None:
     """(message, code-or-type) from any known error body shape, or None if `body` is no error.
 
     Shapes: OpenAI/one-api/new-api/LiteLLM `{"error": {...}}`, OpenRouter (numeric code,
-    metadata), `{"error": "text"}`, vLLM `{"object": "error", "message": ...}`, new-api
-    `{"success": false, "message": ...}`.
+    metadata), `{"error": "text"}`, a list of those (the first is read), vLLM `{"object":
+    "error", "message": ...}`, new-api `{"success": false, "message": ...}`. Any other truthy
+    `error` (true, a number) is an error without details: a relay saying so is not ignored.
     """
     if not isinstance(body, dict):
         return None
     err = body.get("error")
+    if isinstance(err, list) and err:
+        first = err[0]
+        return error_fields({"error": first}) if isinstance(first, (dict, str)) else ("", "")
     if isinstance(err, dict):
         message = _said(err.get("message")) or _said(err.get("msg"))
         raw = err.get("metadata", {}).get("raw") if isinstance(err.get("metadata"), dict) else None
@@ -196,6 +200,8 @@ def error_fields(body: object) -> tuple[str, str] | None:
         return message, code
     if isinstance(err, str) and err:
         return err, ""
+    if err is True or (isinstance(err, (int, float)) and not isinstance(err, bool) and err):
+        return ("" if err is True else _said(err)), ""
     if body.get("object") == "error":
         return _said(body.get("message")), _said(body.get("type")) or _said(body.get("code"))
     if body.get("success") is False and body.get("message"):

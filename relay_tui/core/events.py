@@ -53,6 +53,11 @@ class Cost:
         return self.source != "relay"
 
 
+MIN_RATE_SPAN = 0.05   # s of streaming: 10x a loaded machine's scheduling and read jitter
+MIN_RATE_READS = 3     # text in three reads at least (two gaps): one read shows no speed at all
+BYTES_PER_CHAR = 4     # UTF-8's longest character; a token is at least one byte
+
+
 @dataclass(slots=True)
 class Metrics:
     """Timings of one request, in seconds from t0 (just before the request is sent).
@@ -84,15 +89,34 @@ class Metrics:
     temperature: float | None = None
     max_tokens: int | None = None
 
+    text_chars: int | None = None    # characters of text (answer and reasoning) that arrived
+
     @property
     def tokens_per_s(self) -> float | None:
+        """The decode speed, or None when this stream cannot show one (see `rate_measurable`)."""
         if self.stored_tokens_per_s is not None:
             return self.stored_tokens_per_s
         n = self.output_tokens
-        if n is None or n < 2 or self.ttft is None or self.total is None or not self.gaps:
-            return None  # no gaps: the text came in one read, so no decode speed can be seen
-        span = self.total - self.ttft
-        return (n - 1) / span if span > 0 else None
+        if n is None or self.ttft is None or self.total is None or not self.rate_measurable():
+            return None
+        return (n - 1) / (self.total - self.ttft)
+
+    def rate_measurable(self) -> bool:
+        """A decode speed is a count over a time span; both must be real.
+
+        The span: text must have come in at least MIN_RATE_READS reads spread over at least
+        MIN_RATE_SPAN. Below that the figure measures how the bytes were read (a burst read
+        at once, a loopback relay's whole answer in 2 ms: "3954372.5 tok/s"), not how the
+        model decoded. The count: no token is shorter than one byte of UTF-8, and no character
+        longer than 4, so a relay's count above 4 per character received is not a count of this
+        text (a relay's completion_tokens of 10**12, or hidden reasoning a rate over the
+        visible span would overstate)."""
+        n = self.output_tokens
+        if n is None or n < 2 or len(self.gaps) + 1 < MIN_RATE_READS:
+            return False
+        if self.total is None or self.ttft is None or self.total - self.ttft < MIN_RATE_SPAN:
+            return False
+        return self.text_chars is None or n <= BYTES_PER_CHAR * self.text_chars + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ imported on first use only, and its model look-ups are cached: this runs after e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -19,9 +18,22 @@ RELAY_COST_HEADER = "x-litellm-response-cost"
 _PRICE_PROBE_TOKENS = 1000  # small enough to stay under tiered thresholds (e.g. >200k input)
 
 
+# No request costs this much: prices are at most 10,000 USD per million tokens (config.toml's
+# bound) and no context holds 10 million tokens. A figure above it, the relay's or one estimated
+# from a relay's token counts (2**52 completion tokens), is no cost at all.
+MAX_REQUEST_USD = 100_000
+
+
 def cost_for(profile: Profile, model: str, usage: Usage | None,
              headers: Mapping[str, str] | None = None) -> Cost | None:
-    """The request's cost in USD, or None when there is no usage or no price for `model`."""
+    """The request's cost in USD, or None when there is no usage, no price for `model`, or no
+    possible figure (see MAX_REQUEST_USD)."""
+    cost = _cost_for(profile, model, usage, headers)
+    return cost if cost is None or cost.usd < MAX_REQUEST_USD else None
+
+
+def _cost_for(profile: Profile, model: str, usage: Usage | None,
+              headers: Mapping[str, str] | None) -> Cost | None:
     if usage is None:
         return None
     relay = _usable(usage.relay_cost)
@@ -64,14 +76,14 @@ def _per_m(prompt: int, completion: int, in_per_m: float, out_per_m: float) -> f
 
 
 def _usable(value: object) -> float | None:
-    """A relay's cost figure if it is a finite, non-negative number."""
+    """A relay's cost figure if it is a possible one: from 0 to MAX_REQUEST_USD."""
     if isinstance(value, bool):
         return None
     try:
         usd = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return usd if math.isfinite(usd) and usd >= 0 else None
+    return usd if 0 <= usd < MAX_REQUEST_USD else None
 
 
 def _header_cost(headers: Mapping[str, str]) -> float | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relay_tui.core.errors import BadResponse, RelayError, ServerError, error_fields
+from relay_tui.core.errors import BadResponse, RelayError, ServerError, error_fields, relay_text
 from relay_tui.core.sanitize import neutralise_id
 
 if TYPE_CHECKING:
@@ -143,6 +143,9 @@ class _Relay:
                               status=reply.status, request_id=request_id)
         if reply.is_html or reply.status in (404, 405):
             raise _NotHere(f"{where}: HTTP {reply.status}{' (HTML page)' if reply.is_html else ''}")
+        if 300 <= reply.status < 400:  # not followed: a key is not sent on to another address
+            to = relay_text(reply.headers.get("location", "elsewhere"))
+            raise _NotHere(f"{where}: HTTP {reply.status}, a redirect to {to}", tell=True)
         if reply.status >= 400 or error_fields(reply.body) is not None:
             # one-api/new-api send errors with HTTP 200; an error body is a failure at any status.
             # The client's classifier also masks the key if the relay echoes it.
@@ -155,14 +158,19 @@ class _Relay:
 MAX_AMOUNT = 1e15           # no balance, used figure or raw unit count is this large: a broken reply
 
 
+# Amounts that may fall below zero: what is left of an overdrawn balance. A negative used
+# amount, grant or budget is no figure of any account.
+_MAY_BE_NEGATIVE = frozenset({"remaining", "limit_remaining", "total_available"})
+
+
 class _Impossible(ValueError):
-    """An amount that is a number but not a possible one (NaN, infinite, absurdly large)."""
+    """An amount that is a number but not a possible one; `str()` says why."""
 
 
-def _num(value: Any) -> float | None:
+def _num(value: Any, signed: bool = True) -> float | None:
     """A number from JSON (some relays send amounts as strings); None if it is not one.
-    NaN, infinities and amounts past MAX_AMOUNT ("1e400", 10**400) raise _Impossible: shown, they
-    would read "granted nan USD" or a 309-digit balance."""
+    NaN, infinities, amounts past MAX_AMOUNT ("1e400", 10**400) and, unless `signed`, negative
+    ones raise _Impossible: shown, they would read "granted nan USD" or a 309-digit balance."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -170,9 +178,13 @@ def _num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     except OverflowError:  # an int too big for a float
-        raise _Impossible from None
-    if not math.isfinite(number) or abs(number) >= MAX_AMOUNT:
-        raise _Impossible
+        raise _Impossible(f"over {MAX_AMOUNT:.0e}") from None
+    if not math.isfinite(number):
+        raise _Impossible("not a finite number")
+    if abs(number) >= MAX_AMOUNT:
+        raise _Impossible(f"over {MAX_AMOUNT:.0e}")
+    if number < 0 and not signed:
+        raise _Impossible("negative")
     return number
 
 
@@ -186,10 +198,10 @@ def _need(mapping: Any, *keys: str, where: str) -> list[float | None]:
 def _checked(mapping: dict[str, Any], key: str, where: str) -> float | None:
     """`_num` of one field, an impossible amount named as the relay's fault (one line, exit 1)."""
     try:
-        return _num(mapping.get(key))
-    except _Impossible:
-        raise BadResponse(f"the relay's quota reply ({where}) has an impossible {key} (not a finite "
-                          f"number, or over {MAX_AMOUNT:.0e}): the relay is misbehaving") from None
+        return _num(mapping.get(key), signed=key in _MAY_BE_NEGATIVE)
+    except _Impossible as why:
+        raise BadResponse(f"the relay's quota reply ({where}) has an impossible {key} ({why}): the "
+                          f"relay is misbehaving") from None
 
 
 def _extras(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -249,7 +261,7 @@ async def _newapi_token(relay: _Relay) -> QuotaReading:
                                      where=relay.shown("/api/usage/token", True))
     if used is None:
         raise _NotHere(f"{relay.shown('/api/usage/token', True)}: unexpected reply")
-    unlimited = bool(data.get("unlimited_quota"))
+    unlimited = data.get("unlimited_quota") is True  # not "false", which is truthy
     detail = _extras(data, "name", "expires_at", "model_limits_enabled")
     detail.update(raw_granted=data["total_granted"], raw_used=data["total_used"],
                   raw_available=data["total_available"],

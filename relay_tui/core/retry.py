@@ -75,9 +75,9 @@ def _seconds(value: str) -> float | None:
 
 
 def _capped(seconds: float) -> Wait | None:
-    if not math.isfinite(seconds):  # NaN, inf: unreadable
+    if math.isnan(seconds):  # unreadable
         return None
-    return Wait(max(seconds, 0.0))
+    return Wait(max(seconds, 0.0))  # inf (a 400-digit figure reads so) is a wait too long to make
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:

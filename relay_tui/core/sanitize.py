@@ -76,6 +76,49 @@ def neutralise_id(text: str) -> str:
     return _UNSAFE.sub(_placeholder, text).replace("\n", "␊").replace("\t", "␉")
 
 
+def has_surrogate(text: str) -> bool:
+    """True when `text` holds a lone surrogate: what a non-UTF-8 byte in argv or a JSON
+    "\\ud800" escape becomes. It is no text: it cannot be encoded to send, store or print."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def mend_surrogates(value: Any) -> Any:
+    """`value` (parsed JSON) with every lone surrogate in its strings and keys as U+FFFD, the way
+    undecodable bytes read. A JSON "\\ud800" escape parses to one; it can neither be stored nor
+    printed (UnicodeEncodeError), so a relay could crash whoever writes it down. Walked without
+    recursion: the value may nest as deep as the parser allowed."""
+    def mend(text: str) -> str:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+
+    if isinstance(value, str):
+        return mend(value)
+    if not isinstance(value, (dict, list)):
+        return value
+    top = [value]
+    stack = [(value, top, 0)]
+    while stack:
+        item, parent, at = stack.pop()
+        if isinstance(item, str):
+            parent[at] = mend(item)
+        elif isinstance(item, list):
+            copy = list(item)
+            parent[at] = copy
+            stack.extend((child, copy, i) for i, child in enumerate(copy) if isinstance(child, (str, list, dict)))
+        elif isinstance(item, dict):
+            keys = [mend(key) if isinstance(key, str) else key for key in item]
+            copy = dict(zip(keys, item.values()))
+            parent[at] = copy
+            stack.extend((child, copy, key) for key, child in copy.items() if isinstance(child, (str, list, dict)))
+    return top[0]
+
+
 def json_text(data: Any, *, indent: int | None = 2) -> str:
     """JSON for `--json`: the data as it is (a program reading it gets the relay's exact text),
     with every character `neutralise` would replace written as a \\u escape, so the bytes on a

@@ -32,7 +32,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from relay_tui.core.errors import (BadResponse, RelayError, ServerError, classify, error_fields,
                                    relay_text)
 from relay_tui.core.events import Delta, Reasoning, Usage
-from relay_tui.core.sanitize import neutralise_id
+from relay_tui.core.sanitize import mend_surrogates, neutralise_id
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 MAX_NAME_CHARS = 200  # a served model id or finish reason is kept up to this length
@@ -64,7 +64,9 @@ class StreamDecoder:
         self.parser = parser
         self.error: RelayError | None = None
         self._cap = cap
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # utf-8-sig: a stream may start with a BOM, which the SSE spec says to strip (it would
+        # turn the first `data:` into an unknown field, and lose the first event)
+        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._lines = SSELineDecoder()
         self._events = SSEDecoder()
         self._event_len = self._line_len = 0
@@ -336,7 +338,7 @@ class ChunkParser:
                      if self.chunks_with_text else "")
             raise BadResponse(f"the relay sent malformed JSON in the stream "
                               f"({relay_text(data[:60])!r}…){after}", request_id=self.request_id) from None
-        return obj
+        return mend_surrogates(obj) if "\\u" in data else obj
 
     def finish(self) -> list[Delta | Reasoning]:
         """Text still held back (half a think tag) when the stream ends."""

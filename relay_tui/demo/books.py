@@ -142,6 +142,21 @@ def render(path: str, snap: dict, key: str, *, unlimited: bool) -> dict:
     return {"used": used, "remaining": None if unlimited else remaining}
 
 
+# where each dialect's reply holds the used amount: (object, key), object None for the top level
+USED_FIELD = {"openrouter": ("data", "usage"), "litellm": ("info", "spend"),
+              "newapi-token": ("data", "total_used"), "billing": (None, "total_usage"),
+              "simple": (None, "used")}
+
+
+def with_used(body: dict, path: str, value: object) -> dict:
+    """`body` (from `render`) with its used amount replaced by `value`, where it has one."""
+    holder, key = USED_FIELD[PATH_DIALECT[path]]
+    target = body if holder is None else body.get(holder)
+    if isinstance(target, dict) and key in target:
+        target[key] = value
+    return body
+
+
 def _label(key: str) -> str:
     """A key as relays label it: never the key itself."""
     return f"{key[:5]}...{key[-3:]}" if len(key) > 12 else "sk-..."

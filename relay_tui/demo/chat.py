@@ -21,6 +21,10 @@ from relay_tui.demo.books import Books
 from relay_tui.demo.catalog import ModelSpec
 
 KEEP_ALIVE = b": keep-alive\n\n"
+# faults that end a stream early, after their `after` tokens: with an error, a cut, silence, or
+# bytes that carry no text (FILLERS)
+STREAM_ENDERS = ("mid_stream_error", "truncate", "stall", "keep_alives", "empty_deltas")
+FILLERS = ("keep_alives", "empty_deltas")
 KEEP_ALIVE_EVERY = 50           # tokens between keep-alive comments (one is sent before the first)
 REASONING_FALLBACK = 48         # reasoning length when a fault asks a non-reasoner to think
 # The hostile_output fault's pieces: clear screen, title, hyperlink, clipboard write (base64 of
@@ -107,7 +111,7 @@ def plan(req: ChatRequest, faults: dict, seed: int) -> tuple[list[tuple[bool, st
     return pieces, "stop"
 
 
-def usage(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings) -> dict:
+def usage(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings, faults: dict) -> dict:
     prompt = answers.prompt_tokens(req.messages)
     completion = len(pieces)
     out = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
@@ -115,7 +119,15 @@ def usage(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings) 
            "completion_tokens_details": {"reasoning_tokens": sum(1 for r, _ in pieces if r)}}
     if settings.report_cost:
         out["cost"] = req.spec.cost(prompt, completion)
+    if "nan_usage" in faults:
+        out.update(prompt_tokens=wire.raw("NaN"), completion_tokens=wire.raw("Infinity"),
+                   total_tokens=wire.raw("1e400"), cost=wire.raw("NaN"))
     return out
+
+
+def served_id(req: ChatRequest, faults: dict) -> str:
+    """The `model` the answer names (the hostile_model fault adds escapes to it)."""
+    return req.spec.id + (wire.ESCAPES if "hostile_model" in faults else "")
 
 
 def charge(req: ChatRequest, pieces: list[tuple[bool, str]], settings: Settings) -> None:
@@ -135,13 +147,13 @@ async def complete(ex: Exchange, req: ChatRequest, faults: dict, settings: Setti
     if thought:
         message["reasoning" if "openrouter_reasoning" in faults else "reasoning_content"] = thought
     body = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
-            "created": int(time.time()), "model": req.spec.id,
+            "created": int(time.time()), "model": served_id(req, faults),
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": None if "null_finish" in faults else finish}]}
     if "no_usage" not in faults:
-        body["usage"] = usage(req, pieces, settings)
+        body["usage"] = usage(req, pieces, settings, faults)
     charge(req, pieces, settings)
-    payload = wire.dumps(body)
+    payload = wire.dumps_raw(body)
     await ex.head(200, [("content-type", "application/json"), ("content-length", str(len(payload))),
                         ("x-oneapi-request-id", rid)])
     await ex.data(payload)
@@ -175,7 +187,7 @@ class _Chunks:
 
     def __init__(self, req: ChatRequest, faults: dict):
         head = wire.dumps({"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
-                           "created": int(time.time()), "model": req.spec.id})
+                           "created": int(time.time()), "model": served_id(req, faults)})
         self.prefix = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":'
         self.usage_null = b',"usage":null' if req.include_usage else b""
         self.suffix = b',"logprobs":null,"finish_reason":null}]' + self.usage_null + b"}\n\n"
@@ -196,7 +208,7 @@ class _Chunks:
 
     def usage(self, usage: dict, with_choices: bool) -> bytes:
         choices = b'[{"index":0,"delta":{}}]' if with_choices else b"[]"
-        return b"data: " + self.head[:-1] + b',"choices":' + choices + b',"usage":' + wire.dumps(usage) + b"}\n\n"
+        return b"data: " + self.head[:-1] + b',"choices":' + choices + b',"usage":' + wire.dumps_raw(usage) + b"}\n\n"
 
 
 def _inserts(chunks: _Chunks, faults: dict) -> dict[int, bytes]:
@@ -220,7 +232,7 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
     pieces, finish = plan(req, faults, settings.seed)
     chunks = _Chunks(req, faults)
     inserts = _inserts(chunks, faults)
-    ender = next((name for name in ("mid_stream_error", "truncate", "stall") if name in faults), None)
+    ender = next((name for name in STREAM_ENDERS if name in faults), None)
     stop_at = min(int(faults[ender]["after"]), len(pieces)) if ender else len(pieces)
     ttft = settings.time_scale * req.ttft
     gap = settings.time_scale / req.spec.tps
@@ -258,7 +270,7 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
         elif ender is None:
             buf += chunks.raw(b"{}", b"null" if "null_finish" in faults else b'"' + finish.encode() + b'"')
             if req.include_usage and "no_usage" not in faults:
-                buf += chunks.usage(usage(req, pieces, settings), "usage_with_choices" in faults)
+                buf += chunks.usage(usage(req, pieces, settings, faults), "usage_with_choices" in faults)
             buf += b"data: [DONE]\n\n"
         if pending and not sent:
             settings.books.first_token(loop.time() - t0)
@@ -269,6 +281,11 @@ async def stream(ex: Exchange, req: ChatRequest, faults: dict, settings: Setting
         elif ender == "stall":
             await ex.until_client_leaves()
             ex.close()
+        elif ender in FILLERS:  # bytes without text until the client leaves (data() raises then)
+            filler = KEEP_ALIVE if ender == "keep_alives" else chunks.raw(b"{}")
+            while True:
+                await asyncio.sleep(float(faults[ender]["every"]))
+                await ex.data(filler)
         else:
             await ex.end()
     finally:

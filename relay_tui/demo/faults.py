@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relay_tui.demo.chat import STREAM_ENDERS
+
 # name -> default parameters (the only parameters a fault accepts)
 FAULTS: dict[str, dict[str, object]] = {
     # answered instead of the completion ("gate" faults; the first one set wins)
@@ -26,12 +28,18 @@ FAULTS: dict[str, dict[str, object]] = {
     "drop_connection": {},
     "reject_stream_options": {},
     "stacked_request_ids": {"hops": 3},
+    "hostile_error": {"status": 400},  # an error whose message, type and code carry escapes
+    "echo_headers": {"status": 400},   # an error quoting the request's headers (a debug relay)
+    # `[` x 100,000 as the whole reply to chat (a gate), /models or a quota read
+    "deep_json": {"where": "chat"},
     # delays the response headers (not scaled by time_scale)
     "slow_first_byte": {"delay": 1.0},
     # shape a stream (ignored, and not consumed, by non-stream requests)
     "mid_stream_error": {"after": 5},
     "truncate": {"after": 5},
     "stall": {"after": 5},
+    "keep_alives": {"after": 0, "every": 0.1},   # then keep-alive comments only (not scaled)
+    "empty_deltas": {"after": 0, "every": 0.1},  # then chunks with an empty delta only
     "malformed_sse": {"after": 3},
     "non_utf8": {"after": 3},
     "huge_line": {"after": 3, "size": 10 * 1024 * 1024},
@@ -41,20 +49,26 @@ FAULTS: dict[str, dict[str, object]] = {
     "no_usage": {},
     "null_finish": {},
     "hostile_output": {},
+    "hostile_model": {},         # terminal escapes and a bidi override in the served model id
+    "nan_usage": {},             # NaN, Infinity and 1e400 in the usage object and its cost
     "think_tags": {},
     "openrouter_reasoning": {},
     # quota endpoints (consumed by quota reads, not by chat requests)
     "unlimited_token": {},
     "quota_error_200": {},
+    "impossible_quota": {"value": "NaN"},  # the used amount as NaN, Infinity or 1e400
+    "html_quota": {"status": 502},          # an nginx error page instead of the balance
 }
 
 GATE = frozenset({"rate_limit", "server_error", "unavailable", "html_error", "auth", "no_credit",
-                  "forbidden", "drop_connection", "reject_stream_options", "stacked_request_ids"})
-STREAM_ONLY = frozenset({"mid_stream_error", "truncate", "stall", "malformed_sse", "non_utf8",
-                         "huge_line", "usage_with_choices", "gzip"})
-STREAM_ENDERS = ("mid_stream_error", "truncate", "stall")
-QUOTA = frozenset({"unlimited_token", "quota_error_200"})
+                  "forbidden", "drop_connection", "reject_stream_options", "stacked_request_ids",
+                  "hostile_error", "echo_headers", "deep_json"})
+STREAM_ONLY = frozenset({"mid_stream_error", "truncate", "stall", "keep_alives", "empty_deltas",
+                         "malformed_sse", "non_utf8", "huge_line", "usage_with_choices", "gzip"})
+QUOTA = frozenset({"unlimited_token", "quota_error_200", "impossible_quota", "html_quota"})
 NO_CREDIT_STYLES = ("openrouter", "oneapi", "openai")
+DEEP_JSON_PLACES = ("chat", "models", "quota")
+IMPOSSIBLE_NUMBERS = ("NaN", "Infinity", "-Infinity", "1e400")
 
 
 @dataclass
@@ -90,8 +104,13 @@ class Fault:
             if isinstance(default, (int, float)) and not isinstance(default, bool):
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"fault {name}: {key!r} must be a non-negative number")
-        if name == "no_credit" and params["style"] not in NO_CREDIT_STYLES:
-            raise ValueError(f"fault no_credit: style must be one of {', '.join(NO_CREDIT_STYLES)}")
+        for fault, key, allowed in (("no_credit", "style", NO_CREDIT_STYLES),
+                                    ("deep_json", "where", DEEP_JSON_PLACES),
+                                    ("impossible_quota", "value", IMPOSSIBLE_NUMBERS)):
+            if name == fault and params[key] not in allowed:
+                raise ValueError(f"fault {name}: {key} must be one of {', '.join(allowed)}")
+        if "every" in params and params["every"] <= 0:
+            raise ValueError(f"fault {name}: 'every' must be above 0")
         return cls(name, params, model, times)
 
     def spec(self) -> dict:
@@ -122,7 +141,8 @@ class FaultBoard:
         """The faults a chat request gets: at most one gate fault (then nothing that shapes an
         answer), or every applicable shaping fault (at most one that ends the stream early)."""
         with self.lock:
-            live = [f for f in self.faults if f.name not in QUOTA and (f.model is None or f.model in models)]
+            live = [f for f in self.faults if f.name not in QUOTA and (f.model is None or f.model in models)
+                    and (f.name != "deep_json" or f.params["where"] == "chat")]
             gates = [f for f in live if f.name in GATE
                      and (f.name != "reject_stream_options" or has_stream_options)]
             if gates:
@@ -137,7 +157,16 @@ class FaultBoard:
         """Quota faults for one read: `quota_error_200` only concerns the billing pair."""
         with self.lock:
             return self._consume([f for f in self.faults if f.name in QUOTA
-                                  and (f.name != "quota_error_200" or dialect == "billing")])
+                                  and (f.name != "quota_error_200" or dialect == "billing")]
+                                 + self._deep("quota"))
+
+    def take_models(self) -> dict[str, dict]:
+        """Faults for one /models read."""
+        with self.lock:
+            return self._consume(self._deep("models"))
+
+    def _deep(self, where: str) -> list[Fault]:
+        return [f for f in self.faults if f.name == "deep_json" and f.params["where"] == where]
 
     def _consume(self, chosen: list[Fault]) -> dict[str, dict]:
         for fault in chosen:
@@ -154,8 +183,9 @@ def read_faults(path: str | Path) -> list:
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ValueError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {why}") from None
     if isinstance(data, dict):
         data = data.get("faults", data.get("fault", []))
     if not isinstance(data, list):

@@ -19,7 +19,7 @@ from pathlib import Path
 import h11
 
 from relay_tui.demo import chat, faults as faults_mod, wire
-from relay_tui.demo.books import DIALECTS, PATH_DIALECT, Books, render
+from relay_tui.demo.books import DIALECTS, PATH_DIALECT, Books, render, with_used
 from relay_tui.demo.catalog import AUTO, apply_overrides
 
 log = logging.getLogger("relay_tui.demo")
@@ -252,7 +252,7 @@ class DemoRelay:
             elif method == "POST" and path == "/v1/chat/completions":
                 await self._chat(ex, headers, body, rid)
             elif method == "GET" and path == "/v1/models":
-                await ex.reply(self._authorized(headers, rid) or self._models(), rid)
+                await ex.reply(self._authorized(headers, rid) or self._models(self.board.take_models()), rid)
             elif method == "GET" and PATH_DIALECT.get(path) in self.quota_dialects:
                 await ex.reply(self._quota(path, headers, rid), rid)
             elif method == "GET" and path == "/":
@@ -277,7 +277,9 @@ class DemoRelay:
     def _authorized(self, headers: dict[str, str], rid: str) -> wire.Reply | None:
         return None if self._key(headers) else wire.invalid_key(rid)
 
-    def _models(self) -> wire.Reply:
+    def _models(self, active: dict[str, dict]) -> wire.Reply:
+        if "deep_json" in active:
+            return wire.deep_json()
         data = [{"id": m.id, "object": "model", "created": _CREATED, "owned_by": m.owned_by}
                 for m in self.models.values()]
         data.append({"id": AUTO, "object": "model", "created": _CREATED, "owned_by": "relay-tui"})
@@ -291,12 +293,18 @@ class DemoRelay:
                 return wire.json_reply(401, {"success": False, "message": "Invalid Bearer token"})
             return wire.invalid_key(rid)
         active = self.board.take_quota(dialect)
+        if "deep_json" in active:
+            return wire.deep_json()
+        if "html_quota" in active:
+            return wire.html_error(int(active["html_quota"]["status"]))
         if "quota_error_200" in active:
             return wire.json_reply(200, {"error": {
                 "message": f"get user quota failed: database is locked (request id: {rid})",
                 "type": "one_api_error"}})
-        return wire.json_reply(200, render(path, self.account.snapshot(), key,
-                                           unlimited="unlimited_token" in active))
+        body = render(path, self.account.snapshot(), key, unlimited="unlimited_token" in active)
+        if "impossible_quota" in active:
+            body = with_used(body, path, wire.raw(str(active["impossible_quota"]["value"])))
+        return wire.Reply(200, wire.dumps_raw(body))
 
     def _control(self, method: str, path: str, body: bytes) -> wire.Reply:
         if path == "/_demo/books" and method == "GET":
@@ -338,7 +346,7 @@ class DemoRelay:
             await asyncio.sleep(float(active["slow_first_byte"]["delay"]))
         if "drop_connection" in active:
             return ex.close()
-        gate = _gate(active, spec.id, rid)
+        gate = _gate(active, spec.id, rid, headers)
         if gate is None and self.account.exhausted():
             gate = wire.no_credit("oneapi", rid)
         if gate is not None:
@@ -350,8 +358,14 @@ class DemoRelay:
         await (chat.stream if stream else chat.complete)(ex, req, active, self.settings, rid)
 
 
-def _gate(active: dict, model: str, rid: str) -> wire.Reply | None:
+def _gate(active: dict, model: str, rid: str, headers: dict[str, str]) -> wire.Reply | None:
     """The error reply a gate fault answers with, if one is active."""
+    if "deep_json" in active:
+        return wire.deep_json()
+    if "hostile_error" in active:
+        return wire.hostile_error(int(active["hostile_error"]["status"]))
+    if "echo_headers" in active:
+        return wire.echo_headers(int(active["echo_headers"]["status"]), headers)
     if "rate_limit" in active:
         return wire.rate_limited(model, float(active["rate_limit"]["retry_after"]))
     if "server_error" in active:

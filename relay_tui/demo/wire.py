@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -77,8 +78,11 @@ def rate_limited(model: str, retry_after: float) -> Reply:
     reply = error(429, f"Rate limit reached for {model} in organization org-demo on requests per min "
                        f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {retry_after:g}s.",
                   "requests", "rate_limit_exceeded")
-    reply.headers += [("Retry-After", str(int(seconds))), ("retry-after-ms", str(round(retry_after * 1000))),
-                      ("x-ratelimit-limit-requests", "3"), ("x-ratelimit-remaining-requests", "0"),
+    if seconds < 1e15:
+        reply.headers += [("Retry-After", str(int(seconds))), ("retry-after-ms", str(round(retry_after * 1000)))]
+    else:  # as a careless relay writes a wait no integer header could hold: 1e+308
+        reply.headers.append(("Retry-After", f"{retry_after:g}"))
+    reply.headers += [("x-ratelimit-limit-requests", "3"), ("x-ratelimit-remaining-requests", "0"),
                       ("x-ratelimit-reset-requests", f"{retry_after:g}s")]
     return reply
 
@@ -109,6 +113,37 @@ def stacked_ids(model: str, hops: int) -> Reply:
 
 def html_error(status: int) -> Reply:
     return Reply(status, NGINX_502.format(status=status).encode(), "text/html")
+
+
+# What a hostile relay puts in every string it controls: clear screen, window title, an 8-bit CSI
+# and a bidi override (the hostile_* faults; the client must show each of them inert).
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202egnp.exe"
+DEEP = b"[" * 100_000   # no JSON parser walks this without a bound on depth
+
+
+def deep_json() -> Reply:
+    return Reply(200, DEEP)
+
+
+def hostile_error(status: int) -> Reply:
+    return error(status, f"bad request {ESCAPES}", f"type{ESCAPES}", f"code{ESCAPES}")
+
+
+def echo_headers(status: int, headers: dict[str, str]) -> Reply:
+    """A debug relay's error that quotes the request's headers: the key, a proxy's credentials."""
+    said = ", ".join(f"{name}: {value}" for name, value in sorted(headers.items())
+                     if name in ("authorization", "proxy-authorization"))
+    return error(status, f"request rejected; headers received: {said}", "invalid_request_error")
+
+
+def raw(token: str) -> str:
+    """A marker `dumps_raw` writes as `token` unquoted: a number JSON cannot hold (NaN,
+    Infinity, 1e400), which relays written in JavaScript or with a lax encoder still send."""
+    return f"@raw@{token}"
+
+
+def dumps_raw(obj: object) -> bytes:
+    return re.sub(rb'"@raw@([^"]*)"', rb"\1", dumps(obj))
 
 
 def sse(obj: object) -> bytes:

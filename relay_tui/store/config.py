@@ -184,6 +184,9 @@ def set_ui_value(key: str, value: Any, *, path: Path | None = None) -> None:
 def _parse(text: str, path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ConfigError(path, "TOML nested too deeply to read (arrays or tables hundreds of "
+                                "levels deep)") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _POSITION.search(message)
@@ -366,14 +369,23 @@ class _Validator:
         return float(value)
 
     def url(self, keys: tuple[str, ...], value: Any, schemes: tuple[str, ...]) -> str:
-        parts = urlsplit(self.string(keys, value).strip())
-        try:
-            valid = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1)
-        except ValueError:  # a port that is not a number
-            valid = False
-        if not valid:
+        if not url_ok(self.string(keys, value), schemes):
             raise self.fail(keys, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return value.strip()
+
+
+def url_ok(value: str, schemes: tuple[str, ...]) -> bool:
+    """The rule for every URL a user gives (config.toml, --base-url, --proxy): one of `schemes`,
+    a host, a numeric port if any, and no space or control character (httpx refuses those at
+    the first request, and its error quotes the URL, password and all)."""
+    value = value.strip()
+    if not value.isprintable() or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    try:
+        return parts.scheme in schemes and bool(parts.hostname) and bool(parts.port or 1)
+    except ValueError:  # a port that is not a number
+        return False
 
 
 def is_env_name(value: str) -> bool:

@@ -164,9 +164,9 @@ class LatencyPane(Vertical, can_focus=False):
         session = self.app.session
         profile = None if self.every_profile or session is None else session.profile.name
         label, _ = WINDOWS[self.window]
-        self.query_one("#latency-filter", Static).update(
+        self.query_one("#latency-filter", Static).update(Text(neutralise(  # plain: a profile name
             f"window: {label} (ctrl+w) · profiles: {'all' if profile is None else profile} (ctrl+e)"
-            f" · ctrl+n probe · ctrl+r refresh · times in ms")
+            f" · ctrl+n probe · ctrl+r refresh · times in ms")))
         table = self.query_one("#latency-table", DataTable)
         keep = self._highlighted_row()
         table.clear()

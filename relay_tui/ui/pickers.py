@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from relay_tui.core.errors import RelayError
+from relay_tui.core.sanitize import neutralise_id
 
 
 async def keys_in_order(widget, event: events.Key, handled_here: bool) -> bool:
@@ -64,18 +65,27 @@ class InOrderInput(Input):
         self.scroll_to(x=0, animate=False, immediate=True)
 
 
-def fuzzy_filter(query: str, items: list[str]) -> list[str]:
-    """Items matching `query`, best first; all of them, in order, for an empty query."""
+MAX_SHOWN = 1000     # options a list holds at once: a relay listing 200,000 models froze ctrl+t 14 s
+FUZZY_ITEMS = 5000   # past this many items a query matches as a substring (fuzzy: 8 s a key at 200,000)
+
+
+def fuzzy_filter(query: str, items: list[str], limit: int = MAX_SHOWN) -> list[str]:
+    """Items matching `query`, best first; all of them, in order, for an empty query; at most
+    `limit` (a long list is narrowed by typing, never drawn whole)."""
     if not query.strip():
-        return list(items)
+        return list(items[:limit])
+    if len(items) > FUZZY_ITEMS:
+        needle = query.strip().lower()
+        return [item for item in items if needle in item.lower()][:limit]
     matcher = Matcher(query)
     scored = [(matcher.match(item), item) for item in items]
-    return [item for score, item in sorted(scored, key=lambda s: -s[0]) if score > 0]
+    return [item for score, item in sorted(scored, key=lambda s: -s[0]) if score > 0][:limit]
 
 
 def _plain(label: str | Text) -> Text:
-    """A label as plain text: model ids and profile names are never Textual markup."""
-    return Text(label) if isinstance(label, str) else label
+    """A label as plain, inert text: model ids and profile names (from relays, config.toml) are
+    never Textual markup, and never drive the terminal."""
+    return Text(neutralise_id(label)) if isinstance(label, str) else label
 
 
 def move_highlight(options: OptionList, step: int) -> None:
@@ -183,7 +193,9 @@ class ModelPicker(FuzzyPicker):
         if not self.loaded:
             return self.note
         total = len(self.items)
-        count = f"{total} models" if shown == total else f"{shown} of {total} models"
+        count = f"{total} models" if shown == total else f"{shown} of {total:,} models"
+        if shown == MAX_SHOWN < total:
+            count = f"the first {shown:,} of {total:,} models: type to narrow"
         return f"{count} · current: {self.current or 'none'}"
 
     def label_for(self, item: str) -> str:

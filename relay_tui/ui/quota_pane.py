@@ -195,7 +195,7 @@ class QuotaPane(VerticalScroll, can_focus=True):
 
     def _balance(self, profile: str) -> Text:
         text = Text()
-        text.append(f"Quota · {profile}\n", style="bold")
+        text.append(f"Quota · {neutralise(profile)}\n", style="bold")  # a name from config.toml
         reading = self.reading
         if reading is None:
             text.append(self.problem or "reading the balance…")
@@ -226,7 +226,7 @@ class QuotaPane(VerticalScroll, can_focus=True):
         if keys.needs_rotation(profile):
             line = (f"The key for {profile} was stored {age:.0f} days ago: rotate it "
                     f"(`relay-tui keys set {profile}`).")
-            text.append(line, style="bold")
+            text.append(neutralise(line), style="bold")
             if profile not in self._rotation_told:
                 self._rotation_told.add(profile)
                 self.notify(line, title="Key rotation", severity="warning", timeout=10)

@@ -10,6 +10,7 @@ so fixing the file brings the theme back.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from relay_tui.core.sanitize import neutralise_id
 from relay_tui.store.paths import config_dir
 
 DEFAULT_THEME = "relay-night"
@@ -24,6 +26,8 @@ PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
 _COLOURS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
             "background", "surface", "panel", "boost")
 _NUMBERS = ("luminosity_spread", "text_alpha")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_VARIABLE_VALUE = re.compile(r"[^;{}\x00-\x1f\x7f-\x9f]*")  # printable, cannot end a declaration
 
 
 class ThemeFileError(ValueError):
@@ -46,6 +50,8 @@ def load_theme_file(path: Path) -> Theme:
         raise ThemeFileError(f"{path}: cannot read it ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThemeFileError(f"{path}: {exc}") from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ThemeFileError(f"{path}: TOML nested too deeply to read") from None
     known = {"name", "dark", "variables", *_COLOURS, *_NUMBERS}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -53,6 +59,9 @@ def load_theme_file(path: Path) -> Theme:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ThemeFileError(f"{path}: 'name' must be a non-empty string")
+    if neutralise_id(name) != name:  # shown in the theme picker and saved in config.toml
+        raise ThemeFileError(f"{path}: 'name' must be plain text (no control, invisible or "
+                             f"direction-changing characters)")
     if not isinstance(data.get("dark"), bool):
         raise ThemeFileError(f"{path}: 'dark' must be true or false")
     if "primary" not in data:
@@ -60,12 +69,18 @@ def load_theme_file(path: Path) -> Theme:
     for key in _COLOURS:
         if key in data:
             _check_colour(path, key, data[key])
-    for key in _NUMBERS:
-        if key in data and not isinstance(data[key], (int, float)):
-            raise ThemeFileError(f"{path}: {key!r} must be a number")
+    for key in _NUMBERS:  # fractions: nan, inf or 1e308 crashed the colour system's maths
+        value = data.get(key, 0.5)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ThemeFileError(f"{path}: {key!r} must be a number from 0 to 1")
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError(f"{path}: [variables] must map names to strings")
+    for key, value in variables.items():  # each goes into the stylesheet as it is
+        if not _VARIABLE_NAME.fullmatch(key) or not _VARIABLE_VALUE.fullmatch(value):
+            raise ThemeFileError(f"{path}: [variables] {neutralise_id(key)!r} must be a CSS name "
+                                 f"(letters, digits, - and _) holding one CSS value (no ; {{ }} or "
+                                 f"line breaks)")
     fields = {k: v for k, v in data.items() if k != "variables"}
     return Theme(**fields, variables=dict(variables))
 

@@ -56,3 +56,23 @@ def check(where: str, data: bytes | str) -> None:
     text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
     bad = unsafe(text)
     assert not bad, f"{where}: {sorted(f'U+{ord(c):04X}' for c in bad)}"
+
+
+def check_stored(history, *profiles: str) -> None:
+    """What the history keeps from relays (the quota readings of `profiles` too): every field shown later as a line (ids, models, errors,
+    units) inert, and every text (answers, reasoning) storable and printable: no lone surrogate.
+    Answers are kept as the relay sent them; each view neutralises them when it shows them."""
+    rows = [m for c in history.conversations() for m in history.messages(c.id)]
+    requests = history.requests()
+    answers = [a for c in history.comparisons() for a in history.comparison_answers(c.id)]
+    named = {*profiles, *(r.profile for r in requests), *(c.profile for c in history.comparisons())}
+    readings = [q for p in named for q in history.quota_readings(p)]
+    for row in rows + answers:
+        for value in (row.model, row.served_model, row.error, row.request_id):
+            check("a history field shown later", value or "")
+        (row.content + row.reasoning).encode("utf-8")
+    for r in requests:
+        for value in (r.request_id, r.model, r.served_model, r.error):
+            check("a request log field shown later", value or "")
+    for q in readings:
+        check("a stored quota unit", q.unit)

@@ -4,18 +4,26 @@ The demo relay is a well-behaved relay with faults; this one is an attacker. Eac
 "METHOD /path" (no query) to a `Reply`: any status, any raw header lines (names and values as
 bytes, unchecked), and a body given as pieces, with pauses between them (a float is a pause in
 seconds) so keep-alive-only or trickling streams can be played. Bodies end by closing the
-connection (no Content-Length), as many streaming relays do. Every request is recorded with its
-headers in `requests`. Unknown routes get a 404 JSON error.
+connection (no Content-Length), as many streaming relays do. `Reply.raw` instead gives the whole
+response, status line and headers included, for what no well-formed response holds (1xx,
+duplicate or folded headers, bare LF, chunked framing gone wrong); RESET in the pieces resets the
+connection (TCP RST) at that point. Every request is recorded with its headers in `requests`.
+Unknown routes get a 404 JSON error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.http_proxy import _LoopbackServer
+
+
+RESET = "reset"  # in a reply's pieces: reset the connection there
 
 
 @dataclass
@@ -25,6 +33,7 @@ class Reply:
     content_type: str = "application/json"
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     reason: bytes = b"OK"
+    raw: list[bytes | float | str] | None = None  # the whole response as sent (RESET allowed)
 
     def pieces(self) -> list[bytes | float]:
         body = self.body
@@ -88,13 +97,20 @@ class HostileRelay(_LoopbackServer):
             self.requests.append((f"{method} {path}", headers))
             reply = self.routes.get(f"{method} {path}") or Reply(
                 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
-            out = [b"HTTP/1.1 %d %s" % (reply.status, reply.reason),
-                   b"Content-Type: " + reply.content_type.encode(), b"Connection: close",
-                   *(name + b": " + value for name, value in reply.headers), b"", b""]
-            writer.write(b"\r\n".join(out))
-            await writer.drain()
-            for piece in reply.pieces():
-                if isinstance(piece, float):
+            if reply.raw is None:
+                head = [b"HTTP/1.1 %d %s" % (reply.status, reply.reason),
+                        b"Content-Type: " + reply.content_type.encode(), b"Connection: close",
+                        *(name + b": " + value for name, value in reply.headers), b"", b""]
+                pieces = [b"\r\n".join(head), *reply.pieces()]
+            else:
+                pieces = reply.raw
+            for piece in pieces:
+                if piece == RESET:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
+                    return
+                if isinstance(piece, (float, int)):
                     await asyncio.sleep(piece)
                 else:
                     writer.write(piece)

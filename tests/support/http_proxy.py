@@ -5,7 +5,8 @@ It forwards absolute-URI requests (`GET http://host:port/path`) for http:// targ
 `drop = True` makes it close every new connection without answering, cleanly, once the request
 has arrived (a proxy that drops the connection); `auth=(user, password)` makes it demand Basic
 proxy credentials (407 otherwise); `hosts` maps names to addresses, so a profile can name a
-non-loopback host that still reaches a loopback relay. Each forwarded request asks the relay for
+non-loopback host that still reaches a loopback relay; `leaks_credentials = True` passes the
+Proxy-Authorization header on to the relay, as a careless proxy does. Each forwarded request asks the relay for
 `Connection: close`, so every request arrives on a connection of its own and none goes past the
 record.
 
@@ -88,6 +89,7 @@ class HttpProxy(_LoopbackServer):
         self.drop = False
         self.auth = auth
         self.hosts = dict(hosts or {})
+        self.leaks_credentials = False
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream = None
@@ -130,9 +132,9 @@ class HttpProxy(_LoopbackServer):
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 await writer.drain()
             else:
-                kept = [h for h in headers
-                        if h.split(":", 1)[0].strip().lower() not in ("proxy-authorization",
-                                                                      "proxy-connection", "connection")]
+                dropped = ("proxy-connection", "connection") + (
+                    () if self.leaks_credentials else ("proxy-authorization",))
+                kept = [h for h in headers if h.split(":", 1)[0].strip().lower() not in dropped]
                 upstream.write(f"{method} {path} {version}\r\n".encode("latin-1")
                                + "".join(f"{h}\r\n" for h in kept).encode("latin-1")
                                + b"Connection: close\r\n\r\n")
